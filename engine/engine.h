@@ -1,0 +1,80 @@
+/* engine.h — the built-in inference engine's public API: load a Hugging Face checkpoint folder,
+ * open sessions, generate. A library that could ship alone: it includes nothing of harness/,
+ * tasks/ or scorers/ and has its own error struct.
+ * Threads: a model is read-only after eng_model_load and may be shared; a session belongs to one
+ * thread at a time. Several sessions on one model may generate concurrently. */
+#ifndef ENG_ENGINE_H
+#define ENG_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum eng_code {
+	ENG_OK = 0,
+	ENG_ENOMEM = 1,
+	ENG_EIO = 2,
+	ENG_EFORMAT = 3,      /* malformed or truncated checkpoint / tokenizer file */
+	ENG_EUNSUPPORTED = 4, /* unknown architecture, dtype, ... */
+	ENG_EMISUSE = 5,
+	ENG_ELIMIT = 6,       /* context length exceeded, ... */
+	ENG_ECUDA = 7,
+	ENG_EINTERNAL = 8,
+};
+
+struct eng_err {
+	int code;
+	char msg[256]; /* one line naming the file / tensor / field, expected vs found */
+};
+
+const char *eng_strerror(int code);
+
+struct eng_model;
+struct eng_session;
+
+/* Loads `dir` (config.json, *.safetensors [+ model.safetensors.index.json], tokenizer.json,
+ * tokenizer_config.json). Safetensors are mmapped; FP8 weights dequantized per 128x128 block.
+ * On failure *out is NULL and err->msg names the file and field. */
+int eng_model_load(const char *dir, struct eng_model **out, struct eng_err *err);
+void eng_model_free(struct eng_model *m); /* NULL allowed */
+
+/* Short facts for run.json: architecture, parameter count, dtype. Borrowed until free. */
+const char *eng_model_arch(const struct eng_model *m);
+size_t eng_model_params(const struct eng_model *m);
+
+struct eng_gen_opts {
+	float temperature; /* 0 = greedy */
+	float top_p;       /* 1 = off */
+	int top_k;         /* 0 = off */
+	int max_tokens;    /* new tokens at most */
+	uint64_t seed;     /* same seed, same prompt -> same tokens */
+};
+void eng_gen_opts_defaults(struct eng_gen_opts *o); /* greedy, max_tokens 512 */
+
+enum eng_finish { ENG_FINISH_STOP = 0, ENG_FINISH_LENGTH = 1 };
+
+struct eng_gen_result {
+	char *text;          /* decoded completion (after the generation prompt), malloc'd */
+	int n_prompt;        /* prompt tokens */
+	int n_completion;    /* generated tokens, EOS excluded */
+	int n_reasoning;     /* tokens up to and including </think>, 0 when none */
+	int finish;          /* enum eng_finish */
+	double ttft_s;       /* prefill + first token */
+	double total_s;
+};
+void eng_gen_result_free(struct eng_gen_result *r);
+
+/* Called with each decoded piece as it is generated (may be NULL). Return nonzero to stop. */
+typedef int (*eng_token_cb)(void *ctx, const char *piece, size_t len);
+
+int eng_session_create(struct eng_model *m, struct eng_session **out, struct eng_err *err);
+void eng_session_free(struct eng_session *s);
+
+/* One user turn through the model family's chat template (with the generation prompt, which for
+ * DeepSeek-R1 opens "<think>\n"), then generation until EOS or max_tokens. */
+int eng_chat(struct eng_session *s, const char *system, const char *user, const struct eng_gen_opts *o,
+	     eng_token_cb cb, void *cb_ctx, struct eng_gen_result *out, struct eng_err *err);
+
+/* Token count of `text` with the model's tokenizer (no special tokens added); -1 on error. */
+int eng_count_tokens(const struct eng_model *m, const char *text);
+
+#endif
