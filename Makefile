@@ -7,7 +7,8 @@ CC       ?= cc
 PKGS     := libcurl libcjson libarchive libpcre2-8 libutf8proc libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
+# Messages are cut to fixed buffers on purpose (curl's CURL_ERROR_SIZE), so truncation is no warning.
+WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla -Wno-format-truncation
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -pthread $(WARN) -I. $(PKG_CFLAGS)
 LDLIBS   := $(PKG_LIBS) -lm -pthread
 
