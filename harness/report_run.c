@@ -1,0 +1,358 @@
+/* report_run.c — loading a run folder for report and gate; see report_run.h.
+ * Strict on purpose: a gate that silently skipped a malformed line could pass a broken run. */
+#include "harness/report_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/util/buf.h"
+
+/* ---- small JSON helpers ---------------------------------------------------------------------- */
+
+static const cJSON *json_at(const cJSON *root, const char *path)
+{
+	char key[128];
+	const cJSON *cur = root;
+	while (cur && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof key)
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return cur;
+}
+
+double evh_json_num(const cJSON *root, const char *path)
+{
+	const cJSON *v = json_at(root, path);
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+const char *evh_json_str(const cJSON *root, const char *path)
+{
+	const cJSON *v = json_at(root, path);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* ---- whole JSON files ------------------------------------------------------------------------ */
+
+/* Reads FILE into memory with a ceiling; EVH_ENOTFOUND when it does not exist. */
+static int read_file(const char *path, struct evh_buf *b, struct evh_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return evh_err_fail(err, errno == ENOENT ? EVH_ENOTFOUND : EVH_EIO, path, "cannot open: %s",
+				    strerror(errno));
+	char chunk[65536];
+	size_t n;
+	int rc = EVH_OK;
+	while (rc == EVH_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rc = evh_buf_add(b, chunk, n);
+	if (rc == EVH_OK && ferror(f))
+		rc = evh_err_fail(err, EVH_EIO, path, "read error");
+	else if (rc != EVH_OK)
+		evh_err_fail(err, rc, path, "file larger than %zu bytes", b->limit);
+	fclose(f);
+	return rc;
+}
+
+/* 1-based line and column of byte offset `off` in text, for error messages. */
+static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static int parse_json_file(const char *path, cJSON **out, struct evh_err *err)
+{
+	struct evh_buf b;
+	evh_buf_init(&b, EVH_LIMIT_ENTRY);
+	int rc = read_file(path, &b, err);
+	if (rc != EVH_OK) {
+		evh_buf_free(&b);
+		return rc;
+	}
+	const char *end = NULL;
+	const char *text = evh_buf_str(&b);
+	*out = cJSON_ParseWithLengthOpts(text, b.len, &end, 0);
+	if (!*out) {
+		size_t line, col;
+		line_col(text, end ? (size_t)(end - text) : 0, &line, &col);
+		char where[EVH_ERR_WHERE];
+		snprintf(where, sizeof where, "%s:%zu", path, line);
+		rc = evh_err_fail(err, EVH_EFORMAT, where, "malformed JSON near column %zu", col);
+	} else if (!cJSON_IsObject(*out)) {
+		rc = evh_err_fail(err, EVH_EFORMAT, path, "expected a JSON object at top level");
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	evh_buf_free(&b);
+	return rc;
+}
+
+/* ---- samples.jsonl --------------------------------------------------------------------------- */
+
+struct keyed {
+	struct evh_rsample s;
+	size_t line; /* order of appearance: the last line for a key wins */
+};
+
+static int dup_str(const cJSON *o, const char *field, char **out, const char *where, struct evh_err *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+	*out = NULL;
+	if (!v || cJSON_IsNull(v))
+		return EVH_OK;
+	if (!cJSON_IsString(v))
+		return evh_err_fail(err, EVH_EFORMAT, where, "field \"%s\": expected a string", field);
+	*out = strdup(v->valuestring);
+	return *out ? EVH_OK : evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
+}
+
+static int get_num(const cJSON *o, const char *field, double *out, const char *where, struct evh_err *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+	*out = NAN;
+	if (!v || cJSON_IsNull(v))
+		return EVH_OK;
+	if (!cJSON_IsNumber(v))
+		return evh_err_fail(err, EVH_EFORMAT, where, "field \"%s\": expected a number", field);
+	*out = v->valuedouble;
+	return EVH_OK;
+}
+
+static void sample_free(struct evh_rsample *s)
+{
+	free(s->task);
+	free(s->item_id);
+	free(s->verdict);
+	free(s->gold);
+	free(s->extracted);
+	free(s->rule);
+	free(s->response);
+	free(s->error);
+	memset(s, 0, sizeof *s);
+}
+
+static int sample_from_json(const cJSON *o, struct evh_rsample *s, const char *where, struct evh_err *err)
+{
+	memset(s, 0, sizeof *s);
+	if (!cJSON_IsObject(o))
+		return evh_err_fail(err, EVH_EFORMAT, where, "expected a JSON object");
+	int rc = dup_str(o, "task", &s->task, where, err);
+	if (rc == EVH_OK)
+		rc = dup_str(o, "item_id", &s->item_id, where, err);
+	if (rc == EVH_OK && (!s->task || !s->item_id))
+		rc = evh_err_fail(err, EVH_EFORMAT, where, "field \"%s\": missing", s->task ? "item_id" : "task");
+	const cJSON *idx = cJSON_GetObjectItemCaseSensitive(o, "sample");
+	if (rc == EVH_OK && (!cJSON_IsNumber(idx) || idx->valuedouble < 0 || idx->valuedouble > 1e6 ||
+			     idx->valuedouble != (double)(int)idx->valuedouble))
+		rc = evh_err_fail(err, EVH_EFORMAT, where, "field \"sample\": expected a non-negative integer");
+	if (rc == EVH_OK)
+		s->sample = idx->valueint;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "correct");
+	if (rc == EVH_OK) {
+		if (cJSON_IsBool(c))
+			s->correct = cJSON_IsTrue(c) ? 1 : 0;
+		else if (!c || cJSON_IsNull(c))
+			s->correct = -1;
+		else
+			rc = evh_err_fail(err, EVH_EFORMAT, where, "field \"correct\": expected true, false or null");
+	}
+	if (rc == EVH_OK)
+		rc = dup_str(o, "verdict", &s->verdict, where, err);
+	if (rc == EVH_OK)
+		rc = dup_str(o, "gold", &s->gold, where, err);
+	if (rc == EVH_OK)
+		rc = dup_str(o, "extracted", &s->extracted, where, err);
+	if (rc == EVH_OK)
+		rc = dup_str(o, "rule", &s->rule, where, err);
+	if (rc == EVH_OK)
+		rc = dup_str(o, "response", &s->response, where, err);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	if (rc == EVH_OK && e && !cJSON_IsNull(e)) {
+		const char *code = evh_json_str(e, "code");
+		s->error = strdup(code ? code : "error");
+		if (!s->error)
+			rc = evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
+		/* An error means no verdict, whatever the line says (results/README.md). */
+		s->correct = -1;
+	}
+	if (rc == EVH_OK)
+		rc = get_num(o, "tokens_in", &s->tokens_in, where, err);
+	if (rc == EVH_OK)
+		rc = get_num(o, "tokens_out", &s->tokens_out, where, err);
+	if (rc == EVH_OK)
+		rc = get_num(o, "tokens_reasoning", &s->tokens_reasoning, where, err);
+	if (rc == EVH_OK)
+		rc = get_num(o, "ttft_s", &s->ttft_s, where, err);
+	if (rc == EVH_OK)
+		rc = get_num(o, "total_s", &s->total_s, where, err);
+	if (rc == EVH_OK)
+		rc = get_num(o, "cost_usd", &s->cost_usd, where, err);
+	if (rc != EVH_OK)
+		sample_free(s);
+	return rc;
+}
+
+static int key_cmp(const void *pa, const void *pb)
+{
+	const struct keyed *a = pa, *b = pb;
+	int c = strcmp(a->s.task, b->s.task);
+	if (c == 0)
+		c = strcmp(a->s.item_id, b->s.item_id);
+	if (c == 0)
+		c = (a->s.sample > b->s.sample) - (a->s.sample < b->s.sample);
+	if (c == 0)
+		c = (a->line > b->line) - (a->line < b->line);
+	return c;
+}
+
+static int load_samples(const char *path, struct evh_run *r, struct evh_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return evh_err_fail(err, errno == ENOENT ? EVH_ENOTFOUND : EVH_EIO, path, "cannot open: %s",
+				    strerror(errno));
+	struct keyed *v = NULL;
+	size_t n = 0, cap = 0, lineno = 0;
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t len;
+	int rc = EVH_OK;
+	char where[EVH_ERR_WHERE];
+	while (rc == EVH_OK && (len = getline(&line, &linecap, f)) >= 0) {
+		lineno++;
+		snprintf(where, sizeof where, "%s:%zu", path, lineno);
+		if ((size_t)len > EVH_LIMIT_LINE) {
+			rc = evh_err_fail(err, EVH_ELIMIT, where, "line longer than %u bytes", EVH_LIMIT_LINE);
+			break;
+		}
+		if (strspn(line, " \t\r\n") == (size_t)len)
+			continue; /* blank lines carry nothing */
+		const char *end = NULL;
+		cJSON *o = cJSON_ParseWithLengthOpts(line, (size_t)len, &end, 0);
+		if (!o) {
+			size_t col = end ? (size_t)(end - line) + 1 : 1;
+			rc = evh_err_fail(err, EVH_EFORMAT, where, "malformed JSON near column %zu", col);
+			break;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			struct keyed *nv = realloc(v, nc * sizeof *nv);
+			if (!nv) {
+				cJSON_Delete(o);
+				rc = evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = nc;
+		}
+		rc = sample_from_json(o, &v[n].s, where, err);
+		cJSON_Delete(o);
+		if (rc == EVH_OK)
+			v[n++].line = lineno;
+	}
+	if (rc == EVH_OK && ferror(f))
+		rc = evh_err_fail(err, EVH_EIO, path, "read error");
+	free(line);
+	fclose(f);
+	if (rc == EVH_OK) {
+		qsort(v, n, sizeof *v, key_cmp);
+		r->s = n ? malloc(n * sizeof *r->s) : NULL;
+		if (n && !r->s)
+			rc = evh_err_fail(err, EVH_ENOMEM, path, "out of memory");
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		int last = i + 1 == n || strcmp(v[i].s.task, v[i + 1].s.task) != 0 ||
+			   strcmp(v[i].s.item_id, v[i + 1].s.item_id) != 0 || v[i].s.sample != v[i + 1].s.sample;
+		if (rc == EVH_OK && last)
+			r->s[kept++] = v[i].s; /* moved: r owns the strings now */
+		else
+			sample_free(&v[i].s);
+	}
+	r->n = kept;
+	free(v);
+	return rc;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+int evh_run_load(const char *dir, struct evh_run *out, struct evh_err *err)
+{
+	memset(out, 0, sizeof *out);
+	char path[4096];
+	int rc = EVH_OK;
+	out->dir = strdup(dir);
+	if (!out->dir)
+		return evh_err_fail(err, EVH_ENOMEM, dir, "out of memory");
+	snprintf(path, sizeof path, "%s/run.json", dir);
+	rc = parse_json_file(path, &out->run, err);
+	if (rc == EVH_OK) {
+		snprintf(path, sizeof path, "%s/samples.jsonl", dir);
+		rc = load_samples(path, out, err);
+	}
+	if (rc == EVH_OK) {
+		snprintf(path, sizeof path, "%s/summary.json", dir);
+		struct evh_err quiet = {0};
+		rc = parse_json_file(path, &out->summary, &quiet);
+		if (rc == EVH_ENOTFOUND)
+			rc = EVH_OK; /* a run still going or killed has none; gate does not need it */
+		else if (rc != EVH_OK)
+			evh_err_fail(err, quiet.code, quiet.where, "%s", quiet.msg);
+	}
+	if (rc != EVH_OK) {
+		evh_run_free(out);
+		return rc;
+	}
+	const char *id = evh_json_str(out->run, "run_id");
+	out->run_id = id ? id : "";
+	const char *m = evh_json_str(out->run, "model.name");
+	if (!m)
+		m = evh_json_str(out->summary, "model");
+	out->model = m ? m : "";
+	return EVH_OK;
+}
+
+void evh_run_free(struct evh_run *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		sample_free(&r->s[i]);
+	free(r->s);
+	cJSON_Delete(r->run);
+	cJSON_Delete(r->summary);
+	free(r->dir);
+	memset(r, 0, sizeof *r);
+}
+
+const cJSON *evh_run_task_info(const struct evh_run *r, const char *task)
+{
+	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(r->run, "tasks");
+	const cJSON *t;
+	cJSON_ArrayForEach(t, tasks)
+	{
+		const char *name = evh_json_str(t, "name");
+		if (name && strcmp(name, task) == 0)
+			return t;
+	}
+	return NULL;
+}
