@@ -1,0 +1,184 @@
+/* forward_deepseek_v3.c — one token through DeepSeek-V3 (inference/model.py Transformer.forward,
+ * with the HF transformers modeling_deepseek_v3 details the references were made with): MLA
+ * attention in its absorbed form, caching only the latent and the rope key; dense MLP for the
+ * first_k_dense_replace layers, then the sigmoid group-limited MoE with shared experts. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/model.h"
+#include "engine/ops.h"
+
+/* MLA.forward (attn_impl "absorb") for the token at pos; in: xb (dim,), out: xb2 (dim,). */
+static void mla(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
+{
+	const struct eng_config *c = &t->cfg;
+	const int H = c->num_attention_heads, nope = c->qk_nope_head_dim, rd = c->qk_rope_head_dim;
+	const int qhd = c->qk_head_dim, vd = c->v_head_dim, R = c->kv_lora_rank;
+	const float *cos = s->rope_cos + (size_t)pos * (rd / 2), *sin = s->rope_sin + (size_t)pos * (rd / 2);
+
+	/* q = wq_b(q_norm(wq_a(x))) -> (H, qk_head_dim) = [q_nope | q_pe] per head */
+	if (c->q_lora_rank) {
+		eng_linear(s->q_a, &L->wq_a, s->xb);
+		eng_rmsnorm(s->q_a, s->q_a, L->q_norm, c->q_lora_rank, c->rms_norm_eps);
+		eng_linear(s->q, &L->wq_b, s->q_a);
+	} else {
+		eng_linear(s->q, &L->wq, s->xb);
+	}
+	for (int h = 0; h < H; h++)
+		eng_rope(s->q + (size_t)h * qhd + nope, cos, sin, rd, c->rope_interleave);
+
+	/* kv, k_pe = wkv_a(x).split([kv_lora_rank, qk_rope_head_dim]); cache kv_norm(kv) and rope(k_pe) */
+	eng_linear(s->kv_a, &L->wkv_a, s->xb);
+	float *kv_cache = s->kv_cache + (size_t)l * s->max_seq * R;
+	float *pe_cache = s->pe_cache + (size_t)l * s->max_seq * rd;
+	eng_rmsnorm(kv_cache + (size_t)pos * R, s->kv_a, L->kv_norm, R, c->rms_norm_eps);
+	memcpy(pe_cache + (size_t)pos * rd, s->kv_a + R, (size_t)rd * sizeof(float));
+	eng_rope(pe_cache + (size_t)pos * rd, cos, sin, rd, c->rope_interleave);
+
+	for (int h = 0; h < H; h++) {
+		const float *q_nope = s->q + (size_t)h * qhd, *q_pe = q_nope + nope;
+		const float *wkv_b = L->wkv_b.w + (size_t)h * (nope + vd) * R; /* (nope + v, R) rows of head h */
+		/* q_nope = einsum("bshd,hdc->bshc", q_nope, wkv_b[:, :qk_nope_head_dim]) */
+		float *q_abs = s->q_abs + (size_t)h * R;
+		for (int r = 0; r < R; r++)
+			q_abs[r] = 0.0f;
+		for (int d = 0; d < nope; d++) {
+			const float *row = wkv_b + (size_t)d * R;
+			for (int r = 0; r < R; r++)
+				q_abs[r] += q_nope[d] * row[r];
+		}
+		/* scores = (q_nope . kv_cache + q_pe . pe_cache) * softmax_scale */
+		float *att = s->att + (size_t)h * s->max_seq;
+		for (int p = 0; p <= pos; p++) {
+			const float *kv = kv_cache + (size_t)p * R, *pe = pe_cache + (size_t)p * rd;
+			float a = 0.0f, b = 0.0f;
+			for (int r = 0; r < R; r++)
+				a += q_abs[r] * kv[r];
+			for (int r = 0; r < rd; r++)
+				b += q_pe[r] * pe[r];
+			att[p] = (a + b) * c->softmax_scale;
+		}
+		eng_softmax(att, pos + 1);
+		/* x = einsum("bsht,btc->bshc", scores, kv_cache) */
+		float *lat = s->att_lat + (size_t)h * R;
+		for (int r = 0; r < R; r++)
+			lat[r] = 0.0f;
+		for (int p = 0; p <= pos; p++) {
+			const float *kv = kv_cache + (size_t)p * R;
+			for (int r = 0; r < R; r++)
+				lat[r] += att[p] * kv[r];
+		}
+		/* x = einsum("bshc,hdc->bshd", x, wkv_b[:, -v_head_dim:]) */
+		float *o = s->att_out + (size_t)h * vd;
+		for (int d = 0; d < vd; d++) {
+			const float *row = wkv_b + (size_t)(nope + d) * R;
+			float a = 0.0f;
+			for (int r = 0; r < R; r++)
+				a += row[r] * lat[r];
+			o[d] = a;
+		}
+	}
+	eng_linear(s->xb2, &L->wo, s->att_out);
+}
+
+/* Index of the largest of the n values not yet taken (first on ties, as torch.topk keeps order). */
+static int argmax_free(const float *v, int n, const unsigned char *taken)
+{
+	int best = -1;
+	for (int i = 0; i < n; i++)
+		if (!taken[i] && (best < 0 || v[i] > v[best]))
+			best = i;
+	return best;
+}
+
+/* Gate.forward / HF DeepseekV3MoE.route_tokens_to_experts: sigmoid scores, the correction bias used
+ * for choosing only, the topk_group groups with the best top-2 sums, top-k experts within them,
+ * weights from the unbiased scores, normalised, times routed_scaling_factor. */
+static void moe_gate(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L)
+{
+	const struct eng_config *c = &t->cfg;
+	const int E = c->n_routed_experts, G = c->n_group, per = E / G, K = c->num_experts_per_tok;
+	const struct eng_linear gate = {.w = L->gate, .out = E, .in = c->hidden_size};
+	eng_linear(s->scores, &gate, s->xb);
+	for (int e = 0; e < E; e++) {
+		s->scores[e] = 1.0f / (1.0f + expf(-s->scores[e]));
+		s->scores_choice[e] = s->scores[e] + (L->gate_bias ? L->gate_bias[e] : 0.0f);
+	}
+	unsigned char taken[1024] = {0}, group_on[1024] = {0};
+	for (int g = 0; g < G; g++) { /* group score: sum of the group's top-2 */
+		const float *v = s->scores_choice + g * per;
+		int a = argmax_free(v, per, taken);
+		taken[a] = 1;
+		int b = argmax_free(v, per, taken);
+		taken[a] = 0;
+		s->group_scores[g] = v[a] + v[b];
+	}
+	for (int k = 0; k < c->topk_group; k++) {
+		int g = argmax_free(s->group_scores, G, group_on);
+		group_on[g] = 1;
+	}
+	/* HF masks the other groups' scores to 0.0 (not -inf), so match that. */
+	for (int e = 0; e < E; e++)
+		if (!group_on[e / per])
+			s->scores_choice[e] = 0.0f;
+	float sum = 0.0f;
+	for (int k = 0; k < K; k++) {
+		int e = argmax_free(s->scores_choice, E, taken);
+		taken[e] = 1;
+		s->topk_idx[k] = e;
+		s->topk_w[k] = s->scores[e];
+		sum += s->scores[e];
+	}
+	for (int k = 0; k < K; k++) {
+		if (c->norm_topk_prob)
+			s->topk_w[k] /= sum + 1e-20f;
+		s->topk_w[k] *= c->routed_scaling_factor;
+	}
+}
+
+/* MoE.forward: routed experts weighted by the gate, plus shared_experts; in xb, out xb2. */
+static void moe(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L)
+{
+	const int dim = t->cfg.hidden_size;
+	moe_gate(t, s, L);
+	for (int i = 0; i < dim; i++)
+		s->xb2[i] = 0.0f;
+	for (int k = 0; k < t->cfg.num_experts_per_tok; k++) {
+		eng_swiglu_mlp(s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
+		for (int i = 0; i < dim; i++)
+			s->xb2[i] += s->topk_w[k] * s->moe_out[i];
+	}
+	if (L->shared_experts.w1.w) {
+		eng_swiglu_mlp(s->moe_out, &L->shared_experts, s->xb, s->hb, s->hb2);
+		for (int i = 0; i < dim; i++)
+			s->xb2[i] += s->moe_out[i];
+	}
+}
+
+void eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags)
+{
+	const struct eng_config *c = &t->cfg;
+	const int dim = c->hidden_size;
+	memcpy(s->x, t->w.embed + (size_t)token * dim, (size_t)dim * sizeof(float)); /* embed */
+	for (int l = 0; l < c->num_hidden_layers; l++) {
+		const struct eng_layer *L = &t->w.layers[l];
+		/* x = x + attn(attn_norm(x)) */
+		eng_rmsnorm(s->xb, s->x, L->attn_norm, dim, c->rms_norm_eps);
+		mla(t, s, L, l, pos);
+		for (int i = 0; i < dim; i++)
+			s->x[i] += s->xb2[i];
+		/* x = x + ffn(ffn_norm(x)); ffn = MLP for the first_k_dense_replace layers, MoE after */
+		eng_rmsnorm(s->xb, s->x, L->ffn_norm, dim, c->rms_norm_eps);
+		if (L->moe)
+			moe(t, s, L);
+		else
+			eng_swiglu_mlp(s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
+		for (int i = 0; i < dim; i++)
+			s->x[i] += s->xb2[i];
+	}
+	eng_rmsnorm(s->x, s->x, t->w.norm, dim, c->rms_norm_eps); /* norm */
+	if (!(flags & ENG_FF_KV_ONLY)) {
+		const struct eng_linear head = {.w = t->w.head, .out = c->vocab_size, .in = dim};
+		eng_linear(s->logits, &head, s->x); /* head */
+	}
+}

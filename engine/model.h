@@ -1,0 +1,158 @@
+/* model.h — the engine's internal model: config (from config.json), float32 weights, run state
+ * and the forward pass, one token at a time. Internal to engine/ (and its tests); the public API is
+ * engine.h. Names follow DeepSeek-V3 inference/model.py; shapes are (out, in) row-major. */
+#ifndef ENG_MODEL_H
+#define ENG_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+enum eng_arch { ENG_ARCH_DEEPSEEK_V3 = 0, ENG_ARCH_QWEN3_MOE, ENG_ARCH_QWEN3, ENG_ARCH_QWEN2, ENG_ARCH_LLAMA };
+
+/* Read-only after load. Fields keep their config.json names; derived sizes are computed once. */
+struct eng_config {
+	int arch;            /* enum eng_arch */
+	char model_type[32]; /* "deepseek_v3", "qwen3_moe", ... */
+	int vocab_size, hidden_size, intermediate_size, moe_intermediate_size;
+	int num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim;
+	float rms_norm_eps;
+	int max_position_embeddings;
+	int tie_word_embeddings;
+	int attention_bias; /* q/k/v biases (qwen2) */
+	int qk_norm;        /* per-head RMSNorm of q and k (qwen3, qwen3_moe) */
+	/* MoE (n_routed_experts == 0 means dense) */
+	int n_routed_experts, n_shared_experts, num_experts_per_tok;
+	int n_group, topk_group;  /* group-limited routing (deepseek_v3) */
+	int first_k_dense_replace; /* deepseek_v3: layers < k use the dense MLP */
+	int decoder_sparse_step;   /* qwen3_moe: MoE when (layer + 1) % step == 0 ... */
+	uint64_t mlp_only_layers;  /* ... and the layer's bit is clear here (layers < 64) */
+	int norm_topk_prob;
+	float routed_scaling_factor;
+	int scoring_sigmoid; /* deepseek_v3 "sigmoid" (else softmax) */
+	/* MLA (deepseek_v3) */
+	int q_lora_rank; /* 0: plain q_proj */
+	int kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim, qk_head_dim;
+	/* RoPE */
+	double rope_theta;
+	int rope_interleave;   /* deepseek_v3: rotary pairs are (2i, 2i+1) instead of (i, i + d/2) */
+	int rope_dim;          /* rotated dims per head */
+	int rope_yarn;         /* rope_scaling type "yarn" */
+	double yarn_factor, yarn_beta_fast, yarn_beta_slow, yarn_mscale, yarn_mscale_all_dim;
+	int yarn_original_max;
+	int rope_llama3; /* rope_scaling type "llama3" */
+	double llama3_factor, llama3_low_freq_factor, llama3_high_freq_factor;
+	int llama3_original_max;
+	float softmax_scale;
+	int block_n, block_k; /* FP8 weight_block_size [out, in] */
+	int eos_ids[4], n_eos;
+	int bos_token_id;
+};
+
+/* Reads <dir>/config.json. ENG_EUNSUPPORTED naming model_type for an unknown architecture;
+ * ENG_EFORMAT naming the field for a missing or out-of-range value. */
+int eng_config_load(const char *path, struct eng_config *c, struct eng_err *err);
+
+/* RoPE inverse frequencies (rope_dim / 2 of them) after YaRN / llama3 scaling, and the factor
+ * HF multiplies cos and sin by. */
+void eng_config_rope(const struct eng_config *c, double *inv_freq, double *attn_factor);
+
+/* Does layer l use the MoE block (else the dense MLP)? */
+int eng_config_layer_moe(const struct eng_config *c, int l);
+
+struct eng_linear {
+	const float *w; /* (out, in) */
+	const float *b; /* (out) or NULL */
+	int out, in;
+};
+
+struct eng_mlp { /* model.py MLP / Expert: w2(silu(w1(x)) * w3(x)) */
+	struct eng_linear w1, w2, w3; /* gate_proj, down_proj, up_proj */
+};
+
+struct eng_layer {
+	const float *attn_norm; /* (dim) input_layernorm */
+	const float *ffn_norm;  /* (dim) post_attention_layernorm */
+	/* MLA */
+	struct eng_linear wq;     /* (n_heads * qk_head_dim, dim) when q_lora_rank == 0 */
+	struct eng_linear wq_a;   /* (q_lora_rank, dim) */
+	const float *q_norm;      /* (q_lora_rank) MLA; (head_dim) qwen3 */
+	struct eng_linear wq_b;   /* (n_heads * qk_head_dim, q_lora_rank) */
+	struct eng_linear wkv_a;  /* (kv_lora_rank + qk_rope_head_dim, dim) */
+	const float *kv_norm;     /* (kv_lora_rank) */
+	struct eng_linear wkv_b;  /* (n_heads * (qk_nope_head_dim + v_head_dim), kv_lora_rank) */
+	/* GQA (wq above is (n_heads * head_dim, dim)) */
+	struct eng_linear wk, wv; /* (n_kv_heads * head_dim, dim) */
+	const float *k_norm;      /* (head_dim) */
+	struct eng_linear wo;     /* (dim, n_heads * v_head_dim) */
+	/* FFN */
+	int moe;
+	struct eng_mlp mlp;           /* dense layers */
+	const float *gate;            /* (n_routed_experts, dim) router */
+	const float *gate_bias;       /* (n_routed_experts) e_score_correction_bias or NULL */
+	struct eng_mlp *experts;      /* [n_routed_experts] */
+	struct eng_mlp shared_experts; /* w1.w == NULL when none */
+};
+
+struct eng_weights {
+	const float *embed; /* (vocab, dim) */
+	const float *norm;  /* (dim) */
+	const float *head;  /* (vocab, dim) */
+	struct eng_layer *layers;
+};
+
+/* Config + weights + the one float32 allocation the weights live in. Read-only after load. */
+struct eng_transformer {
+	struct eng_config cfg;
+	struct eng_weights w;
+	float *arena;
+	size_t n_params; /* floats in arena = parameters */
+	struct eng_mlp *experts_pool;
+};
+
+/* Loads config.json and the safetensors of `dir` (tokenizer not touched). FP8 weights are
+ * dequantized with their 128x128 weight_scale_inv, BF16/F16 widened; all into one allocation. */
+int eng_transformer_load(const char *dir, struct eng_transformer **out, struct eng_err *err);
+void eng_transformer_free(struct eng_transformer *t); /* NULL allowed */
+
+/* Activations and KV cache for one sequence of at most max_seq tokens (llama2.c RunState).
+ * Allocated once; eng_forward allocates nothing. */
+struct eng_state {
+	int max_seq;
+	float *x, *xb, *xb2;   /* (dim) residual stream and scratch */
+	float *q;              /* (n_heads * max(qk_head_dim, head_dim)) */
+	float *q_a;            /* (q_lora_rank) */
+	float *kv_a;           /* (kv_lora_rank + qk_rope_head_dim) */
+	float *q_abs;          /* (n_heads * kv_lora_rank) query folded through wkv_b (MLA absorb) */
+	float *att_lat;        /* (n_heads * kv_lora_rank) attention-weighted latent */
+	float *att_out;        /* (n_heads * max(v_head_dim, head_dim)) */
+	float *att;            /* (n_heads * max_seq) scores */
+	float *k, *v;          /* (n_kv_heads * head_dim) GQA current k, v */
+	float *kv_cache;       /* MLA: (layer, max_seq, kv_lora_rank); GQA: k cache (layer, max_seq, kv_dim) */
+	float *pe_cache;       /* MLA: (layer, max_seq, qk_rope_head_dim); GQA: v cache (layer, max_seq, kv_dim) */
+	float *hb, *hb2;       /* (max(intermediate_size, moe_intermediate_size * max(1, n_shared))) */
+	float *moe_out;        /* (dim) */
+	float *scores;         /* (n_routed_experts) */
+	float *scores_choice;  /* (n_routed_experts) */
+	float *group_scores;   /* (n_group) */
+	int *topk_idx;         /* (num_experts_per_tok) */
+	float *topk_w;         /* (num_experts_per_tok) */
+	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), attention factor included */
+	float *logits;         /* (vocab) */
+};
+
+int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_state **out, struct eng_err *err);
+void eng_state_free(struct eng_state *s); /* NULL allowed */
+
+enum { ENG_FF_KV_ONLY = 1 }; /* prompt step whose logits nobody reads: skip the head */
+
+/* Runs token at position pos (0 <= pos < s->max_seq; positions < pos must have been run on this
+ * state). Returns s->logits, or NULL (without touching s) when token or pos is out of range. */
+const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
+
+/* The family forwards eng_forward dispatches to (forward_*.c). */
+void eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
+void eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
+
+#endif

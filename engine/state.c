@@ -1,0 +1,107 @@
+/* state.c — the per-sequence run state (activations, KV cache, RoPE tables), sized once from the
+ * config (llama2.c malloc_run_state), and eng_forward, which picks the family's forward. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "engine/err.h"
+#include "engine/model.h"
+
+static int imax(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+void eng_state_free(struct eng_state *s)
+{
+	if (!s)
+		return;
+	float **bufs[] = {&s->x,        &s->xb,       &s->xb2,     &s->q,       &s->q_a,         &s->kv_a,
+			  &s->q_abs,    &s->att_lat,  &s->att_out, &s->att,     &s->k,           &s->v,
+			  &s->kv_cache, &s->pe_cache, &s->hb,      &s->hb2,     &s->moe_out,     &s->scores,
+			  &s->scores_choice, &s->group_scores, &s->topk_w, &s->rope_cos, &s->rope_sin, &s->logits};
+	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+		free(*bufs[i]);
+	free(s->topk_idx);
+	free(s);
+}
+
+int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_state **out, struct eng_err *err)
+{
+	*out = NULL;
+	const struct eng_config *c = &t->cfg;
+	if (max_seq < 1 || max_seq > c->max_position_embeddings)
+		return eng_errf(err, ENG_EMISUSE, "session length %d outside 1..max_position_embeddings (%d)", max_seq,
+				c->max_position_embeddings);
+	struct eng_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
+	s->max_seq = max_seq;
+	int dim = c->hidden_size, H = c->num_attention_heads, L = c->num_hidden_layers;
+	int mla = c->arch == ENG_ARCH_DEEPSEEK_V3;
+	size_t head = (size_t)imax(c->qk_head_dim, c->head_dim), vhead = (size_t)imax(c->v_head_dim, c->head_dim);
+	size_t kvd = (size_t)c->num_key_value_heads * c->head_dim;
+	size_t ffn = (size_t)imax(c->intermediate_size, c->moe_intermediate_size * imax(1, c->n_shared_experts));
+	size_t E = (size_t)imax(1, c->n_routed_experts);
+	/* MLA caches the normed latent and the roped key (model.py kv_cache / pe_cache); GQA caches
+	 * k and v in the same two buffers. */
+	size_t cache_a = mla ? (size_t)c->kv_lora_rank : kvd, cache_b = mla ? (size_t)c->qk_rope_head_dim : kvd;
+	s->x = calloc((size_t)dim, sizeof(float));
+	s->xb = calloc((size_t)dim, sizeof(float));
+	s->xb2 = calloc((size_t)dim, sizeof(float));
+	s->q = calloc((size_t)H * head, sizeof(float));
+	s->q_a = calloc((size_t)imax(1, c->q_lora_rank), sizeof(float));
+	s->kv_a = calloc((size_t)imax(1, c->kv_lora_rank + c->qk_rope_head_dim), sizeof(float));
+	s->q_abs = calloc((size_t)H * imax(1, c->kv_lora_rank), sizeof(float));
+	s->att_lat = calloc((size_t)H * imax(1, c->kv_lora_rank), sizeof(float));
+	s->att_out = calloc((size_t)H * vhead, sizeof(float));
+	s->att = calloc((size_t)H * max_seq, sizeof(float));
+	s->k = calloc(kvd ? kvd : 1, sizeof(float));
+	s->v = calloc(kvd ? kvd : 1, sizeof(float));
+	s->kv_cache = calloc((size_t)L * max_seq * cache_a, sizeof(float));
+	s->pe_cache = calloc((size_t)L * max_seq * cache_b, sizeof(float));
+	s->hb = calloc(ffn, sizeof(float));
+	s->hb2 = calloc(ffn, sizeof(float));
+	s->moe_out = calloc((size_t)dim, sizeof(float));
+	s->scores = calloc(E, sizeof(float));
+	s->scores_choice = calloc(E, sizeof(float));
+	s->group_scores = calloc((size_t)imax(1, c->n_group), sizeof(float));
+	s->topk_idx = calloc(E, sizeof(int));
+	s->topk_w = calloc(E, sizeof(float));
+	s->rope_cos = calloc((size_t)max_seq * (c->rope_dim / 2), sizeof(float));
+	s->rope_sin = calloc((size_t)max_seq * (c->rope_dim / 2), sizeof(float));
+	s->logits = calloc((size_t)c->vocab_size, sizeof(float));
+	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_a || !s->kv_a || !s->q_abs || !s->att_lat || !s->att_out ||
+	    !s->att || !s->k || !s->v || !s->kv_cache || !s->pe_cache || !s->hb || !s->hb2 || !s->moe_out ||
+	    !s->scores || !s->scores_choice || !s->group_scores || !s->topk_idx || !s->topk_w || !s->rope_cos ||
+	    !s->rope_sin || !s->logits) {
+		eng_state_free(s);
+		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state (%d positions)", max_seq);
+	}
+	/* cos/sin per position (HF RotaryEmbedding: freqs = pos * inv_freq, times attention_scaling). */
+	int half = c->rope_dim / 2;
+	double inv_freq[512], af;
+	if (half > 512) {
+		eng_state_free(s);
+		return eng_errf(err, ENG_EUNSUPPORTED, "rotary dimension %d above 1024", c->rope_dim);
+	}
+	eng_config_rope(c, inv_freq, &af);
+	for (int p = 0; p < max_seq; p++)
+		for (int i = 0; i < half; i++) {
+			float f = (float)p * (float)inv_freq[i]; /* float32 as torch computes it */
+			s->rope_cos[(size_t)p * half + i] = (float)(cos(f) * af);
+			s->rope_sin[(size_t)p * half + i] = (float)(sin(f) * af);
+		}
+	*out = s;
+	return ENG_OK;
+}
+
+const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags)
+{
+	if (token < 0 || token >= t->cfg.vocab_size || pos < 0 || pos >= s->max_seq)
+		return NULL;
+	if (t->cfg.arch == ENG_ARCH_DEEPSEEK_V3)
+		eng_forward_deepseek_v3(t, s, token, pos, flags);
+	else
+		eng_forward_gqa(t, s, token, pos, flags);
+	return s->logits;
+}
