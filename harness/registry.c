@@ -295,8 +295,11 @@ int evh_registry_resolve(const struct evh_registry *r, const char *spec, struct 
 		out->provider = strdup("openai");
 		out->model_id = strndup(spec + 7, (size_t)(at - spec - 7));
 		out->base_url = strdup(at + 1);
-		out->api_key_env = strdup("OPENAI_API_KEY");
-		if (!out->name || !out->provider || !out->model_id || !out->base_url || !out->api_key_env) {
+		/* Local servers (vLLM, llama.cpp) usually take no key: send OPENAI_API_KEY only when set. */
+		if (getenv("OPENAI_API_KEY"))
+			out->api_key_env = strdup("OPENAI_API_KEY");
+		if (!out->name || !out->provider || !out->model_id || !out->base_url ||
+		    (getenv("OPENAI_API_KEY") && !out->api_key_env)) {
 			evh_model_fini(out);
 			return evh_err_fail(err, EVH_ENOMEM, spec, "model spec");
 		}
