@@ -1,0 +1,28 @@
+#!/bin/sh
+# End to end on the built-in engine: the embedded tiny-arith model solves the arith pack with a
+# chain of thought, its reasoning is kept apart from the answer, and engine time is priced.
+. "$(dirname "$0")/lib.sh"
+"$EVALH" run --model tiny-arith --tasks arith --limit 12 --concurrency 2 --out "$TMP/eng" --quiet
+check "engine run exits 0" [ $? -eq 0 ]
+check "12 samples" [ "$(wc -l <"$TMP/eng/samples.jsonl")" -eq 12 ]
+# The fixture README measured 100% greedy with transformers; allow one slip in twelve.
+check "accuracy >= 11/12" python3 -c "
+import json,sys; j=json.load(open('$TMP/eng/summary.json'))['overall']
+sys.exit(0 if j['correct'] >= 11 and j['scored'] == 12 else 1)"
+check "reasoning kept apart, answer boxed, tokens counted" python3 -c "
+import json,sys
+for d in map(json.loads, open('$TMP/eng/samples.jsonl')):
+    assert 'units' in d['reasoning'] or 'carry' in d['reasoning'] or '*' in d['reasoning'], d
+    assert '</think>' not in d['response'] and 'boxed' in d['response'], d
+    assert d['tokens_in'] > 5 and d['tokens_out'] > d['tokens_reasoning'] > 0, d
+    assert d['cost_usd'] > 0 and d['rule'] == 'boxed', d
+"
+check "run.json records the engine model path" python3 -c "
+import json,sys; j=json.load(open('$TMP/eng/run.json')); sys.exit(0 if j['model']['provider']=='engine' and j['model']['path'].endswith('engine/models/tiny-arith') else 1)"
+# A truncated checkpoint is refused with a message naming the file.
+mkdir -p "$TMP/broken"
+cp "$ROOT"/engine/models/tiny-arith/*.json "$TMP/broken/"
+head -c 100000 "$ROOT/engine/models/tiny-arith/model.safetensors" >"$TMP/broken/model.safetensors"
+"$EVALH" run --model "engine:$TMP/broken" --tasks arith --limit 1 --out "$TMP/b" --quiet 2>"$TMP/b.err"
+check "truncated model: exit 2 or 1 with the file named" sh -c "[ $? -ne 0 ] && grep -q 'model.safetensors' '$TMP/b.err'"
+finish
