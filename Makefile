@@ -116,6 +116,7 @@ e2e: $(B)/evalh packs
 
 demo: deps
 	$(MAKE) all
+	rm -rf results/demo
 	$(B)/evalh run --model tiny-arith --tasks arith --limit 50 --out results/demo
 	$(B)/evalh report results/demo -o results/demo/report
 	@echo "demo: report in results/demo/report/report.md"
