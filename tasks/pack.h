@@ -45,6 +45,12 @@ struct pack;
 int pack_open(const char *path, struct pack **out, struct evh_err *err);
 void pack_close(struct pack *p); /* NULL allowed */
 
+/* Validates and builds a pack from the bytes of pack.json and items.jsonl already in memory: what
+ * pack_open does once the archive is read, offered so importers and pack_build check before writing.
+ * The bytes are copied. Errors are located as "<origin>: items.jsonl:<line>". */
+int pack_open_mem(const char *origin, const char *manifest, size_t manifest_len, const char *items,
+		  size_t items_len, struct pack **out, struct evh_err *err);
+
 const struct pack_manifest *pack_manifest(const struct pack *p);
 size_t pack_count(const struct pack *p);
 const struct pack_item *pack_item_at(const struct pack *p, size_t i);
