@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""fake_openai.py - a real HTTP server on 127.0.0.1 that answers OpenAI-style chat completions
+(streaming and not, OpenAI / DeepSeek / vLLM flavours) and misbehaves on command, for the tests.
+
+Usage: fake_openai.py [--port P] [--log FILE]
+  Prints the chosen port on stdout (one line) once it is listening; --port 0 (default) picks one.
+  Every request is appended to FILE as one JSON line: path, model, headers (lower-case names), body.
+
+Behaviour is chosen per request by the model name:  "scenario:TOK,TOK,..."  (any other model name
+behaves normally). A token ending in "xN" (e.g. 429x2) misbehaves for the first N requests made with
+that exact model string, then behaves; without xN it always misbehaves. Tokens:
+  429 500 502 503 400 401 403 404   reply with that status and an OpenAI-style JSON error body
+                                    (401 echoes the key it got, as some real servers do)
+  ra=S        Retry-After: S seconds on 429/503        radate=S  the same as an HTTP date
+  stall=S     streaming: send headers and one chunk, then nothing for S s; otherwise wait S s first
+  drop        streaming: two content chunks, then close the connection mid-body
+  trunc       streaming: a complete HTTP body with neither finish_reason nor [DONE]
+  nodone      streaming: finish_reason but no [DONE]
+  errchunk    streaming: one chunk, then data: {"error": {...}} and the end
+  garbage     200, application/json, body that is not JSON
+  html        200, text/html body
+  errbody     200, application/json, {"error": {...}} instead of a completion
+  ignorestream  answer with one JSON body even when stream=true was asked
+  nousage     no usage anywhere          noreasontok  usage without completion_tokens_details
+  deepseek    reasoning in reasoning_content (+ prompt_cache_hit_tokens)
+  vllm        reasoning in "reasoning"   think  reasoning inline as <think>...</think> in content
+  wrong       answer arithmetic wrongly (N + 1)
+  split       write the stream in 3-byte pieces      crlf  SSE lines end in CRLF
+  keepalive   SSE comment lines between events       slow=S  wait S s before the first chunk
+Answers: "What is A + B?" / "A - B" / "A * B" -> "The answer is \\boxed{N}."; else "I do not know."
+Usage (when sent): prompt_tokens = characters of system + user, completion_tokens = characters of
+content + reasoning, reasoning_tokens = characters of reasoning, cached_tokens = 7.
+"""
+import email.utils
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+COUNTS = {}
+LOG = None
+
+
+def parse_scenario(model):
+    """Returns {token: param} for the tokens active on this request."""
+    if not isinstance(model, str) or not model.startswith("scenario:"):
+        return {}
+    with LOCK:
+        n = COUNTS.get(model, 0) + 1
+        COUNTS[model] = n
+    active = {}
+    for tok in model[len("scenario:"):].split(","):
+        tok = tok.strip()
+        m = re.fullmatch(r"(.+?)x(\d+)", tok)
+        if m and not tok.startswith("ra"):
+            if n > int(m.group(2)):
+                continue
+            tok = m.group(1)
+        k, _, v = tok.partition("=")
+        active[k] = v
+    return active
+
+
+def answer_for(messages, wrong):
+    user = ""
+    for m in messages or []:
+        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str):
+            user = m["content"]
+    m = re.search(r"What is (-?\d+) ([-+*]) (-?\d+)\?", user)
+    if not m:
+        return "I do not know."
+    a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+    n = a + b if op == "+" else a - b if op == "-" else a * b
+    if wrong:
+        n += 1
+    return "The answer is \\boxed{%d}." % n
+
+
+def prompt_chars(messages):
+    return sum(len(m.get("content", "")) for m in messages or [] if isinstance(m, dict)
+               and isinstance(m.get("content"), str))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
+        pass
+
+    # -- plumbing
+    def send_json(self, status, obj, extra=()):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def chunk(self, data, sc):
+        if "crlf" in sc:
+            data = data.replace(b"\n", b"\r\n")
+        pieces = [data[i:i + 3] for i in range(0, len(data), 3)] if "split" in sc else [data]
+        for p in pieces:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(p), p))
+            self.wfile.flush()
+
+    def event(self, obj, sc):
+        if "keepalive" in sc:
+            self.chunk(b": keep-alive\n\n", sc)
+        self.chunk(b"data: " + json.dumps(obj).encode() + b"\n\n", sc)
+
+    def do_GET(self):
+        if self.path.rstrip("/").endswith("/models"):
+            self.send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        else:
+            self.send_json(404, {"error": {"message": "no route " + self.path, "type": "not_found"}})
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        model = body.get("model") if isinstance(body, dict) else None
+        if LOG:
+            rec = {"path": self.path, "model": model,
+                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+            with LOCK, open(LOG, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            return self.send_json(404, {"error": {"message": "no route " + self.path}})
+        if not isinstance(body, dict):
+            return self.send_json(400, {"error": {"message": "body is not a JSON object"}})
+        try:
+            self.complete(body, parse_scenario(model))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- behaviour
+    def complete(self, body, sc):
+        for code in ("429", "500", "502", "503", "400", "401", "403", "404"):
+            if code in sc:
+                extra = []
+                if "ra" in sc:
+                    extra.append(("Retry-After", sc["ra"]))
+                if "radate" in sc:
+                    extra.append(("Retry-After", email.utils.formatdate(
+                        time.time() + float(sc["radate"]), usegmt=True)))
+                msg = {"429": "Rate limit reached for requests", "500": "internal failure",
+                       "502": "bad gateway", "503": "overloaded",
+                       "400": "max_tokens is too large",
+                       "401": "Incorrect API key provided: %s" % self.headers.get("Authorization", ""),
+                       "403": "forbidden model", "404": "The model does not exist"}[code]
+                return self.send_json(int(code), {"error": {"message": msg, "type": "fake", "code": code}},
+                                      extra)
+        if "html" in sc:
+            data = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
+        if "garbage" in sc:
+            data = b"<html>\x01\x02 this is not json"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
+        if "errbody" in sc:
+            return self.send_json(200, {"error": {"message": "upstream model crashed"}})
+
+        msgs = body.get("messages")
+        content = answer_for(msgs, "wrong" in sc)
+        reasoning = ""
+        if "deepseek" in sc or "vllm" in sc or "think" in sc:
+            reasoning = "Let me think. I add the numbers carefully."
+        if "think" in sc:
+            content = "<think>\n" + reasoning + "\n</think>\n\n" + content
+            reasoning_field = None
+        else:
+            reasoning_field = "reasoning" if "vllm" in sc else "reasoning_content"
+        usage = None
+        if "nousage" not in sc:
+            out_chars = len(content) + (len(reasoning) if reasoning_field else 0)
+            usage = {"prompt_tokens": prompt_chars(msgs), "completion_tokens": out_chars,
+                     "total_tokens": prompt_chars(msgs) + out_chars}
+            if "noreasontok" not in sc:
+                usage["completion_tokens_details"] = {"reasoning_tokens": len(reasoning) if reasoning_field else 0}
+                usage["prompt_tokens_details"] = {"cached_tokens": 7}
+            if "deepseek" in sc:
+                usage["prompt_cache_hit_tokens"] = 7
+        model = body.get("model")
+        if "slow" in sc:
+            time.sleep(float(sc["slow"]))
+        if body.get("stream") and "ignorestream" not in sc:
+            return self.stream(model, content, reasoning, reasoning_field, usage, body, sc)
+        if "stall" in sc:
+            time.sleep(float(sc["stall"] or 5))
+        msg = {"role": "assistant", "content": content}
+        if reasoning and reasoning_field:
+            msg[reasoning_field] = reasoning
+        resp = {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": model, "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}
+        if usage:
+            resp["usage"] = usage
+        self.send_json(200, resp)
+
+    def stream(self, model, content, reasoning, reasoning_field, usage, body, sc):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": model}
+
+        def ch(delta, finish=None, with_usage=False):
+            c = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+            if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
+                c["usage"] = None
+            return c
+
+        self.event(ch({"role": "assistant", "content": ""}), sc)
+        if "stall" in sc:
+            time.sleep(float(sc["stall"] or 5))
+        if reasoning and reasoning_field:
+            for w in re.findall(r"\S+\s*", reasoning):
+                self.event(ch({reasoning_field: w, "content": None}), sc)
+        words = re.findall(r"\s*\S+", content) or [content]
+        if "errchunk" in sc:
+            self.event(ch({"content": words[0]}), sc)
+            self.event({"error": {"message": "model overloaded mid-stream", "code": 503}}, sc)
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        for i, w in enumerate(words):
+            self.event(ch({"content": w}), sc)
+            if "drop" in sc and i == 1:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+        if "trunc" not in sc:
+            self.event(ch({}, "stop"), sc)
+            if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
+                self.event(dict(base, choices=[], usage=usage), sc)
+            if "nodone" not in sc:
+                self.chunk(b"data: [DONE]\n\n", sc)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gives up on a stream (as the tests make it) resets the connection: expected.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def main():
+    global LOG
+    port = 0
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "--port":
+            port = int(args.pop(0))
+        elif a == "--log":
+            LOG = args.pop(0)
+        else:
+            sys.exit("usage: fake_openai.py [--port P] [--log FILE]")
+    srv = Server(("127.0.0.1", port), Handler)
+    print(srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
