@@ -1,0 +1,287 @@
+/* engine.c — the public API of engine.h on the CPU path: a model is the transformer (model.h) plus
+ * its tokenizer and chat family; a session owns one run state (KV cache) and generates one chat
+ * turn at a time: render, encode, prefill, sample until EOS or max_tokens, decode. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/err.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "engine/tokenizer.h"
+
+/* A session's context: the model's own limit, capped so that a 128k-context config does not make
+ * every session allocate a KV cache for 128k positions. */
+#define ENG_SESSION_MAX_SEQ 32768
+
+struct eng_model {
+	struct eng_transformer *tf;
+	struct eng_tokenizer *tok;
+	int family;       /* enum eng_chat_family */
+	int eos[8], n_eos; /* config.json eos_token_id(s) and the tokenizer's eos */
+	int32_t think_end; /* id of "</think>", -1 when the vocabulary has none */
+};
+
+struct eng_session {
+	struct eng_model *m;
+	struct eng_state *st;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void eng_model_free(struct eng_model *m)
+{
+	if (!m)
+		return;
+	eng_transformer_free(m->tf);
+	eng_tok_free(m->tok);
+	free(m);
+}
+
+int eng_model_load(const char *dir, struct eng_model **out, struct eng_err *err)
+{
+	*out = NULL;
+	if (err)
+		memset(err, 0, sizeof *err);
+	struct eng_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
+	int rc = eng_transformer_load(dir, &m->tf, err);
+	char tj[4096], tc[4096];
+	if (rc == ENG_OK && ((size_t)snprintf(tj, sizeof tj, "%s/tokenizer.json", dir) >= sizeof tj ||
+			     (size_t)snprintf(tc, sizeof tc, "%s/tokenizer_config.json", dir) >= sizeof tc))
+		rc = eng_errf(err, ENG_ELIMIT, "%s: path too long", dir);
+	if (rc == ENG_OK)
+		rc = eng_tok_load(tj, access(tc, F_OK) == 0 ? tc : NULL, &m->tok, err);
+	if (rc == ENG_OK && eng_tok_vocab_size(m->tok) > (size_t)m->tf->cfg.vocab_size)
+		rc = eng_errf(err, ENG_EFORMAT, "%s: %zu tokens, more than config.json vocab_size %d", tj,
+			      eng_tok_vocab_size(m->tok), m->tf->cfg.vocab_size);
+	if (rc) {
+		eng_model_free(m);
+		return rc;
+	}
+	const struct eng_config *c = &m->tf->cfg;
+	for (int i = 0; i < c->n_eos; i++)
+		m->eos[m->n_eos++] = c->eos_ids[i];
+	int32_t te = eng_tok_eos(m->tok);
+	if (te >= 0)
+		m->eos[m->n_eos++] = te;
+	m->family = eng_tok_chat_family(m->tok);
+	m->think_end = eng_tok_id(m->tok, "</think>");
+	*out = m;
+	return ENG_OK;
+}
+
+const char *eng_model_arch(const struct eng_model *m)
+{
+	return m->tf->cfg.model_type;
+}
+
+size_t eng_model_params(const struct eng_model *m)
+{
+	return m->tf->n_params;
+}
+
+int eng_session_create(struct eng_model *m, struct eng_session **out, struct eng_err *err)
+{
+	*out = NULL;
+	if (err)
+		memset(err, 0, sizeof *err);
+	struct eng_session *s = calloc(1, sizeof *s);
+	if (!s)
+		return eng_errf(err, ENG_ENOMEM, "out of memory for a session");
+	int max_seq = m->tf->cfg.max_position_embeddings;
+	if (max_seq > ENG_SESSION_MAX_SEQ)
+		max_seq = ENG_SESSION_MAX_SEQ;
+	int rc = eng_state_create(m->tf, max_seq, &s->st, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	s->m = m;
+	*out = s;
+	return ENG_OK;
+}
+
+void eng_session_free(struct eng_session *s)
+{
+	if (!s)
+		return;
+	eng_state_free(s->st);
+	free(s);
+}
+
+void eng_gen_result_free(struct eng_gen_result *r)
+{
+	if (!r)
+		return;
+	free(r->text);
+	memset(r, 0, sizeof *r);
+}
+
+int eng_count_tokens(const struct eng_model *m, const char *text)
+{
+	int32_t *ids = NULL;
+	size_t n = 0;
+	if (eng_tok_encode(m->tok, text, strlen(text), &ids, &n, NULL) != ENG_OK)
+		return -1;
+	free(ids);
+	return n > (size_t)0x7fffffff ? -1 : (int)n;
+}
+
+static int is_eos(const struct eng_model *m, int tok)
+{
+	for (int i = 0; i < m->n_eos; i++)
+		if (m->eos[i] == tok)
+			return 1;
+	return 0;
+}
+
+/* Length of the prefix of buf[0..n) that ends on a UTF-8 character boundary: a token may end in the
+ * middle of a character, whose remaining bytes come with the next token. */
+static size_t utf8_complete(const unsigned char *buf, size_t n)
+{
+	size_t i = n, back = 0;
+	while (i > 0 && back < 4 && (buf[i - 1] & 0xC0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return n;
+	unsigned char lead = buf[i - 1];
+	size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return back + 1 >= need ? n : i - 1;
+}
+
+/* Streaming of decoded pieces to the caller's callback, holding back an incomplete character. */
+struct stream {
+	eng_token_cb cb;
+	void *ctx;
+	unsigned char pend[64];
+	size_t n;
+	int stopped;
+};
+
+static void stream_piece(struct stream *st, const char *piece, size_t len, int flush)
+{
+	if (!st->cb || st->stopped)
+		return;
+	while (len > 0 || flush) {
+		size_t take = len < sizeof st->pend - st->n ? len : sizeof st->pend - st->n;
+		memcpy(st->pend + st->n, piece, take);
+		st->n += take;
+		piece += take;
+		len -= take;
+		size_t ok = flush && len == 0 ? st->n : utf8_complete(st->pend, st->n);
+		if (ok == 0 && st->n == sizeof st->pend) /* not UTF-8 at all: pass the bytes on */
+			ok = st->n;
+		if (ok > 0 && st->cb(st->ctx, (const char *)st->pend, ok) != 0)
+			st->stopped = 1;
+		memmove(st->pend, st->pend + ok, st->n - ok);
+		st->n -= ok;
+		if (flush && len == 0)
+			break;
+	}
+}
+
+int eng_chat(struct eng_session *s, const char *system, const char *user, const struct eng_gen_opts *o,
+	     eng_token_cb cb, void *cb_ctx, struct eng_gen_result *out, struct eng_err *err)
+{
+	memset(out, 0, sizeof *out);
+	if (err)
+		memset(err, 0, sizeof *err);
+	if (!s || !user)
+		return eng_errf(err, ENG_EMISUSE, "eng_chat: session and user text are required");
+	struct eng_gen_opts defaults;
+	if (!o) {
+		eng_gen_opts_defaults(&defaults);
+		o = &defaults;
+	}
+	if (o->max_tokens < 1)
+		return eng_errf(err, ENG_EMISUSE, "max_tokens %d: must be >= 1", o->max_tokens);
+	const struct eng_model *m = s->m;
+	const struct eng_transformer *tf = m->tf;
+	double t0 = now_s();
+	char *prompt = NULL;
+	int32_t *ids = NULL, *gen = NULL;
+	size_t n = 0;
+	struct eng_sampler smp = {0};
+	int rc = eng_chat_render(m->tok, m->family, system, user, &prompt, err);
+	if (rc == ENG_OK)
+		rc = eng_tok_encode(m->tok, prompt, strlen(prompt), &ids, &n, err);
+	if (rc == ENG_OK && (n == 0 || n >= (size_t)s->st->max_seq))
+		rc = eng_errf(err, ENG_ELIMIT, "prompt of %zu tokens does not fit the context of %d", n,
+			      s->st->max_seq);
+	if (rc == ENG_OK)
+		rc = eng_sampler_init(&smp, tf->cfg.vocab_size, o, err);
+	if (rc == ENG_OK && !(gen = malloc((size_t)o->max_tokens * sizeof *gen)))
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory for %d tokens", o->max_tokens);
+	if (rc)
+		goto done;
+	out->n_prompt = (int)n;
+
+	/* Prefill: the prompt one position at a time; only the last position's logits are read. */
+	const float *logits = NULL;
+	for (size_t i = 0; i < n && rc == ENG_OK; i++) {
+		logits = eng_forward(tf, s->st, ids[i], (int)i, i + 1 < n ? ENG_FF_KV_ONLY : 0);
+		if (!logits)
+			rc = eng_errf(err, ENG_EFORMAT, "prompt token %d at %zu outside the vocabulary (%d)", ids[i], i,
+				      tf->cfg.vocab_size);
+	}
+	if (rc)
+		goto done;
+
+	/* Decode until EOS, max_tokens, the context end or the callback says stop. */
+	float *scratch = s->st->logits; /* the sampler may scale logits in place; they are ours */
+	struct stream st = {.cb = cb, .ctx = cb_ctx};
+	int pos = (int)n, ng = 0;
+	out->finish = ENG_FINISH_LENGTH;
+	for (;;) {
+		int tok = eng_sample(&smp, scratch);
+		if (ng == 0)
+			out->ttft_s = now_s() - t0;
+		if (is_eos(m, tok)) {
+			out->finish = ENG_FINISH_STOP;
+			break;
+		}
+		gen[ng++] = tok;
+		if (tok == m->think_end && out->n_reasoning == 0)
+			out->n_reasoning = ng;
+		size_t plen = 0;
+		const char *piece = eng_tok_piece(m->tok, tok, &plen);
+		if (piece)
+			stream_piece(&st, piece, plen, 0);
+		if (st.stopped) {
+			out->finish = ENG_FINISH_STOP;
+			break;
+		}
+		if (ng >= o->max_tokens || pos >= s->st->max_seq)
+			break;
+		logits = eng_forward(tf, s->st, tok, pos++, 0);
+		if (!logits) {
+			rc = eng_errf(err, ENG_EINTERNAL, "sampled token %d outside the vocabulary", tok);
+			goto done;
+		}
+	}
+	stream_piece(&st, "", 0, 1);
+	out->n_completion = ng;
+	out->text = eng_tok_decode(m->tok, gen, (size_t)ng, 0);
+	if (!out->text)
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory decoding %d tokens", ng);
+	out->total_s = now_s() - t0;
+done:
+	eng_sampler_fini(&smp);
+	free(prompt);
+	free(ids);
+	free(gen);
+	if (rc)
+		eng_gen_result_free(out);
+	return rc;
+}
