@@ -81,13 +81,16 @@ static void mla(const struct eng_transformer *t, struct eng_state *s, const stru
 	eng_linear(s->xb2, &L->wo, s->att_out);
 }
 
-/* Index of the largest of the n values not yet taken (first on ties, as torch.topk keeps order). */
+/* Index of the largest of the n values not yet taken (first on ties, as torch.topk keeps order).
+ * Callers take at most n, so one is always free. */
 static int argmax_free(const float *v, int n, const unsigned char *taken)
 {
-	int best = -1;
+	int best = 0, found = 0;
 	for (int i = 0; i < n; i++)
-		if (!taken[i] && (best < 0 || v[i] > v[best]))
+		if (!taken[i] && (!found || v[i] > v[best])) {
 			best = i;
+			found = 1;
+		}
 	return best;
 }
 
