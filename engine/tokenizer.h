@@ -49,4 +49,24 @@ int eng_tok_chat_family(const struct eng_tokenizer *t);
 int eng_chat_render(const struct eng_tokenizer *t, int family, const char *system, const char *user, char **out,
 		    struct eng_err *err);
 
+/* ---- additions (declarations above are fixed) ---- */
+
+/* eng_tok_decode that also gives the length: decoded bytes may hold NUL or end inside a UTF-8
+ * sequence (no U+FFFD replacement is done, so bytes round-trip exactly). NULL when out of memory. */
+char *eng_tok_decode_n(const struct eng_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+		       size_t *len /* OUT, may be NULL */);
+
+/* 1 when id is an added token marked special (what skip_special drops), else 0. */
+int eng_tok_is_special(const struct eng_tokenizer *t, int32_t id);
+
+enum eng_chat_flag {
+	/* Thinking off: ChatML (Qwen3) renders the empty "<think>\n\n</think>\n\n" its template
+	 * writes for enable_thinking=false; DeepSeek omits the "<think>\n" generation-prompt opener. */
+	ENG_CHAT_NO_THINK = 1,
+};
+
+/* eng_chat_render with enum eng_chat_flag bits; eng_chat_render is this with flags 0. */
+int eng_chat_render_flags(const struct eng_tokenizer *t, int family, const char *system, const char *user,
+			  unsigned flags, char **out, struct eng_err *err);
+
 #endif

