@@ -23,7 +23,7 @@
  *   README*, LICENSE* (see doc_name)  documents shipped with the data; read (to count them against
  *                                     the limits) and dropped
  *   the root directory ("./", ".")    what `tar -C dir -cf x.tar .` writes
- * An optional "./" prefix is allowed. Everything else is refused, and first of all absolute paths,
+ * An optional "./" prefix is allowed, and so is one folder holding all of the above (strip_folder). Everything else is refused, and first of all absolute paths,
  * ".." components, links and devices, which could only be there to attack an extractor. */
 
 enum entry_kind { ENTRY_ROOT, ENTRY_MANIFEST, ENTRY_ITEMS, ENTRY_DOC };
@@ -74,10 +74,51 @@ static int entry_fail(struct evh_err *err, int code, const char *path, const cha
 	return evh_err_fail(err, code, where, "%s", msg);
 }
 
+struct reader {
+	const char *path;
+	struct archive *a;
+	char **seen; /* names of the entries so far, to refuse duplicates */
+	size_t n_seen;
+	unsigned long long total; /* unpacked bytes of all entries so far */
+	char *chunk;
+	struct evh_buf manifest, items;
+	bool have_manifest, have_items;
+	/* the one folder all entries sit in, when the pack was archived as a folder (see strip_folder) */
+	char folder[256];
+	bool top_files; /* a file was seen at the top level: no folder then */
+};
+
+/* Packs archived as a folder (`tar -czf arith.tar.gz arith/`, GitHub release tarballs) hold
+ * everything under one top-level folder: accepted when every entry is in the same one (fixed by the
+ * first entry), refused when mixed with top-level files. Strips the folder from *name. */
+static int strip_folder(struct reader *r, const char *raw, const char **name, bool is_dir, struct evh_err *err)
+{
+	const char *n = *name, *slash = strchr(n, '/');
+	size_t len = slash ? (size_t)(slash - n) : strlen(n);
+	if (!slash && !is_dir) { /* a top-level file */
+		if (r->folder[0])
+			return entry_fail(err, EVH_EFORMAT, r->path, raw, "file outside the folder \"%s/\" that holds the pack",
+					  r->folder);
+		r->top_files = true;
+		return EVH_OK;
+	}
+	if (!r->folder[0] && !r->top_files && len < sizeof r->folder) {
+		memcpy(r->folder, n, len);
+		r->folder[len] = '\0';
+	}
+	if (!r->folder[0] || strlen(r->folder) != len || strncmp(r->folder, n, len) != 0)
+		return entry_fail(err, EVH_EFORMAT, r->path, raw,
+				  is_dir ? "unexpected directory (a pack is flat, or all in one folder)"
+					 : "entry outside the folder that holds the pack");
+	*name = slash ? slash + 1 : "";
+	return EVH_OK;
+}
+
 /* Classifies one entry header or refuses it. *out_name is the name without its "./" prefix. */
-static int classify(struct archive_entry *e, const char *path, enum entry_kind *kind, const char **out_name,
+static int classify(struct archive_entry *e, struct reader *r, enum entry_kind *kind, const char **out_name,
 		    struct evh_err *err)
 {
+	const char *path = r->path;
 	const char *raw = archive_entry_pathname(e);
 	if (!raw || !raw[0])
 		return entry_fail(err, EVH_EFORMAT, path, "(no name)", "entry without a name");
@@ -104,12 +145,16 @@ static int classify(struct archive_entry *e, const char *path, enum entry_kind *
 	const char *name = raw;
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
+	if (name[0] && strcmp(name, ".") != 0) {
+		int rc = strip_folder(r, raw, &name, type == AE_IFDIR, err);
+		if (rc)
+			return rc;
+	}
 	if (type == AE_IFDIR) {
 		if (!name[0] || strcmp(name, ".") == 0)
 			*kind = ENTRY_ROOT;
 		else
-			return entry_fail(err, EVH_EFORMAT, path, raw,
-					  "unexpected directory (pack.json and items.jsonl must be at the top level)");
+			return entry_fail(err, EVH_EFORMAT, path, raw, "unexpected directory (a pack is flat, or all in one folder)");
 	} else if (strcmp(name, "pack.json") == 0) {
 		*kind = ENTRY_MANIFEST;
 	} else if (strcmp(name, "items.jsonl") == 0) {
@@ -125,17 +170,6 @@ static int classify(struct archive_entry *e, const char *path, enum entry_kind *
 }
 
 /* ---------------------------------------------------------------- reading */
-
-struct reader {
-	const char *path;
-	struct archive *a;
-	char **seen; /* names of the entries so far, to refuse duplicates */
-	size_t n_seen;
-	unsigned long long total; /* unpacked bytes of all entries so far */
-	char *chunk;
-	struct evh_buf manifest, items;
-	bool have_manifest, have_items;
-};
 
 #define CHUNK (64u << 10)
 
@@ -218,7 +252,7 @@ static int read_all(struct reader *r, struct evh_err *err)
 					  EVH_LIMIT_ENTRIES);
 		enum entry_kind kind = ENTRY_ROOT;
 		const char *name = raw;
-		int rc = classify(e, r->path, &kind, &name, err);
+		int rc = classify(e, r, &kind, &name, err);
 		if (!rc && kind != ENTRY_ROOT)
 			rc = remember(r, raw, name, err);
 		if (rc)

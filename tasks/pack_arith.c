@@ -80,7 +80,15 @@ static char *manifest_json(unsigned long long seed, size_t n)
 	    cJSON_AddStringToObject(meta, "seed", seed_s) && cJSON_AddNumberToObject(meta, "items", (double)n))
 		s = cJSON_Print(m);
 	cJSON_Delete(m);
-	return s;
+	size_t k = s ? strlen(s) : 0;
+	char *nl = s ? realloc(s, k + 2) : NULL; /* end the file with a newline, as editors do */
+	if (!nl) {
+		free(s);
+		return NULL;
+	}
+	nl[k] = '\n';
+	nl[k + 1] = '\0';
+	return nl;
 }
 
 /* Writes via a temporary file and rename, so a failure never leaves half a file under the name. */

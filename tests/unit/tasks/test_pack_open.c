@@ -197,6 +197,32 @@ static void bom_crlf_and_blank_lines(void **state)
 		    EVH_EFORMAT, "items.jsonl:3", "invalid JSON");
 }
 
+/* `tar -czf arith.tar.gz arith/`: everything in one folder is fine, anything beside it is not. */
+static void one_folder(void **state)
+{
+	(void)state;
+	struct ent ok[] = {{.name = "arith/", .type = AE_IFDIR},
+			   {.name = "arith/pack.json", .data = MANIFEST},
+			   {.name = "arith/items.jsonl", .data = ITEMS}};
+	write_archive(tpath("folder.tar.gz"), TGZ, ok, 3);
+	struct pack *p = expect_open(tpath("folder.tar.gz"));
+	check_items(p);
+	pack_close(p);
+	write_archive(tpath("folder.zip"), ZIP, ok + 1, 2); /* zip tools often omit the directory entry */
+	p = expect_open(tpath("folder.zip"));
+	check_items(p);
+	pack_close(p);
+	struct ent two[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "other/items.jsonl", .data = ITEMS}};
+	write_archive(tpath("two.tar"), TAR, two, 2);
+	expect_fail(tpath("two.tar"), EVH_EFORMAT, "other/items.jsonl", "outside the folder");
+	struct ent mixed[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "items.jsonl", .data = ITEMS}};
+	write_archive(tpath("mixed.tar"), TAR, mixed, 2);
+	expect_fail(tpath("mixed.tar"), EVH_EFORMAT, "items.jsonl", "outside the folder \"arith/\"");
+	struct ent deep[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "arith/x/items.jsonl", .data = ITEMS}};
+	write_archive(tpath("deep.tar"), TAR, deep, 2);
+	expect_fail(tpath("deep.tar"), EVH_EFORMAT, "arith/x/items.jsonl", "unexpected entry");
+}
+
 /* ---------------------------------------------------------------- hostile entries */
 
 static void refuses_absolute_path(void **state)
@@ -230,8 +256,8 @@ static void refuses_links_and_devices(void **state)
 	struct ent dev[] = {{.name = "items.jsonl", .type = AE_IFCHR}};
 	write_archive(tpath("dev.tar"), TAR, dev, 1);
 	expect_fail(tpath("dev.tar"), EVH_EFORMAT, "items.jsonl", "device");
-	struct ent dir[] = {{.name = "sub/", .type = AE_IFDIR}};
-	write_archive(tpath("dir.tar"), TAR, dir, 1);
+	struct ent dir[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "sub/", .type = AE_IFDIR}};
+	write_archive(tpath("dir.tar"), TAR, dir, 2);
 	expect_fail(tpath("dir.tar"), EVH_EFORMAT, "sub/", "unexpected directory");
 }
 
@@ -472,6 +498,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(opens_every_format),
 		cmocka_unit_test(bom_crlf_and_blank_lines),
+		cmocka_unit_test(one_folder),
 		cmocka_unit_test(refuses_absolute_path),
 		cmocka_unit_test(refuses_dotdot),
 		cmocka_unit_test(refuses_links_and_devices),
