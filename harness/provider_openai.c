@@ -362,7 +362,8 @@ static enum verdict http_error(struct acc *a, const struct evh_http_res *res, st
 	const char *em = j ? error_message(j) : NULL;
 	char s[64];
 	sample(s, sizeof s, evh_buf_str(&res->body), res->body.len);
-	evh_err_fail(err, EVH_EHTTP, a->o->url, "HTTP %d %s: %s", res->status, reason_phrase(res->status),
+	const char *phrase = reason_phrase(res->status);
+	evh_err_fail(err, EVH_EHTTP, a->o->url, "HTTP %d%s%s: %s", res->status, *phrase ? " " : "", phrase,
 		     em ? em : res->body.len ? s : "(empty body)");
 	cJSON_Delete(j);
 	return retryable_status(res->status) ? RETRY : FAIL;

@@ -127,3 +127,28 @@ int evh_sse_finish(struct evh_sse *s, struct evh_err *err)
 		rc = dispatch(s, err);
 	return rc;
 }
+
+#ifdef FUZZING
+/* libFuzzer entry: the input is split where its first byte says, so chunk boundaries are fuzzed too.
+ * Build: clang -DFUZZING -fsanitize=fuzzer,address -I. harness/sse.c harness/util/buf.c harness/util/err.c */
+static int fuzz_cb(void *ctx, const char *event, const char *data, size_t len, struct evh_err *err)
+{
+	return data[len] != '\0' ? EVH_EINTERNAL : 0; /* data must be NUL-terminated at len */
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	size_t cut = p[0] % n;
+	struct evh_sse s;
+	evh_sse_init(&s, fuzz_cb, NULL);
+	int rc = evh_sse_feed(&s, (const char *)p + 1, cut, NULL);
+	if (!rc)
+		rc = evh_sse_feed(&s, (const char *)p + 1 + cut, n - 1 - cut, NULL);
+	if (!rc)
+		evh_sse_finish(&s, NULL);
+	evh_sse_fini(&s);
+	return 0;
+}
+#endif

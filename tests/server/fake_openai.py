@@ -19,6 +19,7 @@ that exact model string, then behaves; without xN it always misbehaves. Tokens:
   errchunk    streaming: one chunk, then data: {"error": {...}} and the end
   garbage     200, application/json, body that is not JSON
   html        200, text/html body
+  ssegarbage  200, text/event-stream whose second event is not JSON
   errbody     200, application/json, {"error": {...}} instead of a completion
   ignorestream  answer with one JSON body even when stream=true was asked
   nousage     no usage anywhere          noreasontok  usage without completion_tokens_details
@@ -174,6 +175,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             return self.wfile.write(data)
+        if "ssegarbage" in sc:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.chunk(b'data: {"choices":[{"delta":{"content":"ok"}}]}\n\ndata: <html>\x07oops\n\n', sc)
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if "errbody" in sc:
             return self.send_json(200, {"error": {"message": "upstream model crashed"}})
 

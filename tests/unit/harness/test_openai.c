@@ -377,6 +377,11 @@ static void bad_bodies(void **state)
 		assert_non_null(strstr(err.msg, "not a JSON object"));
 		assert_non_null(strstr(err.msg, "<html>.. this is not json"));
 
+		/* An event stream whose second event is not JSON (also when not asked to stream). */
+		assert_int_equal(run("scenario:ssegarbage", stream, &r, &err), EVH_EFORMAT);
+		assert_int_equal(r.attempts, 1);
+		assert_non_null(strstr(err.msg, "stream event 2 is not a JSON object: \"<html>.oops\""));
+
 		assert_int_equal(run("scenario:html", stream, &r, &err), EVH_EFORMAT);
 		assert_non_null(strstr(err.msg, "content type \"text/html\""));
 		assert_non_null(strstr(err.msg, "Welcome to nginx"));
