@@ -68,7 +68,8 @@ int eng_tok_regex_compile(const char *file, const char *field, const char *patte
 		return eng_tok_fail(err, rc, "%s: %s: out of memory", file, field);
 	int ecode;
 	PCRE2_SIZE eoff;
-	uint32_t opt = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : 0);
+	/* PCRE2_LITERAL refuses UCP, which a literal does not need */
+	uint32_t opt = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.p, pat.len, opt, &ecode, &eoff, NULL);
 	free(pat.p);
 	if (!re) {
