@@ -494,7 +494,8 @@ int evh_gate_main(int argc, char **argv)
 	struct evh_gate_result res = {0};
 	struct evh_buf out;
 	evh_buf_init(&out, 1u << 20);
-	for (int i = 0; i < argc; i++) {
+	/* argv[0] is the subcommand name, as main.c passes it (getopt's convention). */
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		double x;

@@ -65,7 +65,8 @@ int evh_gate_markdown(const struct evh_run *base, const struct evh_run *cand, co
 		      const struct evh_gate_result *r, struct evh_buf *out);
 
 /* `evalh gate --baseline RUN --candidate RUN [--alpha A] [--max-drop PTS] [--tasks T,..] [--task T]
- * [--force] [--resamples N] [--seed S]`; argv[0] is "gate" or the first option. Returns the exit
+ * [--force] [--resamples N] [--seed S]`; argv[0] is the subcommand name ("gate"), as main.c passes
+ * argc - 1, argv + 1. Returns the exit
  * code (enum evh_gate_exit); the table goes to stdout, errors to stderr. */
 int evh_gate_main(int argc, char **argv);
 

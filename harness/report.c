@@ -176,17 +176,17 @@ static void pass_cell(struct table *t, const cJSON *s)
 
 static void metrics_cells(struct table *t, const cJSON *s)
 {
-	num_or_dash(t, "%.0f", evh_json_num(s, "items"), 1);
-	double acc = evh_json_num(s, "accuracy"), lo = ci_at(s, 0), hi = ci_at(s, 1);
+	num_or_dash(t, "%.0f", evh_run_num(s, "items"), 1);
+	double acc = evh_run_num(s, "accuracy"), lo = ci_at(s, 0), hi = ci_at(s, 1);
 	if (isfinite(acc) && isfinite(lo) && isfinite(hi))
 		tab_num(t, "%.1f%% [%.1f, %.1f]", 100 * acc, 100 * lo, 100 * hi);
 	else
 		pct_cell(t, acc);
 	pass_cell(t, s);
-	pct_cell(t, evh_json_num(s, "cons_at_k"));
-	num_or_dash(t, "%.0f", evh_json_num(s, "errors"), 1);
-	double p50 = evh_json_num(s, "latency.total_p50"), p90 = evh_json_num(s, "latency.total_p90");
-	double t50 = evh_json_num(s, "latency.ttft_p50"), t90 = evh_json_num(s, "latency.ttft_p90");
+	pct_cell(t, evh_run_num(s, "cons_at_k"));
+	num_or_dash(t, "%.0f", evh_run_num(s, "errors"), 1);
+	double p50 = evh_run_num(s, "latency.total_p50"), p90 = evh_run_num(s, "latency.total_p90");
+	double t50 = evh_run_num(s, "latency.ttft_p50"), t90 = evh_run_num(s, "latency.ttft_p90");
 	if (isfinite(p50) && isfinite(p90))
 		tab_num(t, "%.2f / %.2f", p50, p90);
 	else
@@ -195,9 +195,9 @@ static void metrics_cells(struct table *t, const cJSON *s)
 		tab_num(t, "%.3f / %.3f", t50, t90);
 	else
 		tab_num(t, "–");
-	num_or_dash(t, "%.1f", evh_json_num(s, "output_tokens_per_s"), 1);
-	num_or_dash(t, "%.4g", evh_json_num(s, "cost_usd"), 1);
-	num_or_dash(t, "%.4g", evh_json_num(s, "cost_per_million_tokens"), 1);
+	num_or_dash(t, "%.1f", evh_run_num(s, "output_tokens_per_s"), 1);
+	num_or_dash(t, "%.4g", evh_run_num(s, "cost_usd"), 1);
+	num_or_dash(t, "%.4g", evh_run_num(s, "cost_per_million_tokens"), 1);
 }
 
 static const char *const metric_head[] = {"model", "items", "accuracy [95% CI]", "pass@k", "cons@k", "errors",
@@ -258,23 +258,23 @@ static void section_runs(struct doc *d, const struct evh_run *runs, size_t n)
 		const cJSON *run = runs[r].run;
 		tab_data(&t, runs[r].model);
 		tab_data(&t, runs[r].run_id);
-		tab_data(&t, evh_json_str(run, "model.provider"));
-		tab_data(&t, evh_json_str(run, "model.model_id"));
+		tab_data(&t, evh_run_str(run, "model.provider"));
+		tab_data(&t, evh_run_str(run, "model.model_id"));
 		struct evh_buf names;
 		evh_buf_init(&names, 1 << 16);
 		const cJSON *task;
 		cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(run, "tasks"))
 		{
-			const char *nm = evh_json_str(task, "name");
+			const char *nm = evh_run_str(task, "name");
 			evh_buf_printf(&names, "%s%s", names.len ? ", " : "", nm ? nm : "?");
 		}
 		tab_data(&t, evh_buf_str(&names));
 		evh_buf_free(&names);
-		num_or_dash(&t, "%.0f", evh_json_num(run, "options.samples"), 1);
-		num_or_dash(&t, "%g", evh_json_num(run, "options.temperature"), 1);
-		num_or_dash(&t, "%g", evh_json_num(run, "options.top_p"), 1);
-		num_or_dash(&t, "%.0f", evh_json_num(run, "options.max_tokens"), 1);
-		tab_data(&t, evh_json_str(run, "started_at"));
+		num_or_dash(&t, "%.0f", evh_run_num(run, "options.samples"), 1);
+		num_or_dash(&t, "%g", evh_run_num(run, "options.temperature"), 1);
+		num_or_dash(&t, "%g", evh_run_num(run, "options.top_p"), 1);
+		num_or_dash(&t, "%.0f", evh_run_num(run, "options.max_tokens"), 1);
+		tab_data(&t, evh_run_str(run, "started_at"));
 	}
 	heading(d, 2, "Runs");
 	both_table(d, &t);
@@ -289,7 +289,7 @@ static void section_warnings(struct doc *d, const struct evh_run *runs, size_t n
 		const char *first = NULL;
 		int differs = 0;
 		for (size_t r = 0; r < n; r++) {
-			const char *dg = evh_json_str(evh_run_task_info(&runs[r], tasks[i]), "digest");
+			const char *dg = evh_run_str(evh_run_task_info(&runs[r], tasks[i]), "digest");
 			if (dg && first && strcmp(dg, first) != 0)
 				differs = 1;
 			if (dg && !first)
@@ -539,7 +539,8 @@ int evh_report_main(int argc, char **argv)
 		fprintf(stderr, "evalh report: out of memory\n");
 		goto done;
 	}
-	for (int i = 0; i < argc; i++) {
+	/* argv[0] is the subcommand name, as main.c passes it (getopt's convention). */
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage, stdout);

@@ -16,8 +16,8 @@ enum evh_report_format { EVH_REPORT_MD = 1, EVH_REPORT_HTML = 2 };
  * stderr, not an error. Every string from the runs is escaped for the format it lands in. */
 int evh_report_write(const struct evh_run *runs, size_t n, const char *out_dir, int formats, struct evh_err *err);
 
-/* `evalh report RUN_DIR... -o OUT_DIR [--format md,html]`. argv holds the arguments after the
- * subcommand name (argv[0] is the first of them). Returns the process exit code: 0 written (charts
+/* `evalh report RUN_DIR... -o OUT_DIR [--format md,html]`. argv[0] is the subcommand name
+ * ("report"), as main.c passes argc - 1, argv + 1. Returns the process exit code: 0 written (charts
  * may be missing, with a note), 2 error (usage, unreadable run, unwritable output). */
 int evh_report_main(int argc, char **argv);
 

@@ -124,7 +124,7 @@ static int data_acc_task(const struct evh_run *runs, size_t n, const char **task
 		size_t rows = 0;
 		for (size_t t = 0; t < nt && !rc; t++) {
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(ts, tasks[t]);
-			double acc = evh_json_num(s, "accuracy");
+			double acc = evh_run_num(s, "accuracy");
 			const cJSON *ci = cJSON_GetObjectItemCaseSensitive(s, "ci95");
 			double lo = cJSON_IsNumber(cJSON_GetArrayItem(ci, 0)) ? cJSON_GetArrayItem(ci, 0)->valuedouble : acc;
 			double hi = cJSON_IsNumber(cJSON_GetArrayItem(ci, 1)) ? cJSON_GetArrayItem(ci, 1)->valuedouble : acc;
@@ -160,7 +160,7 @@ static int data_acc_cost(const struct evh_run *runs, size_t n, struct evh_buf *b
 	int rc = 0;
 	for (size_t r = 0; r < n && !rc; r++) {
 		const cJSON *o = cJSON_GetObjectItemCaseSensitive(runs[r].summary, "overall");
-		double cost = evh_json_num(o, "cost_per_million_tokens"), acc = evh_json_num(o, "accuracy");
+		double cost = evh_run_num(o, "cost_per_million_tokens"), acc = evh_run_num(o, "accuracy");
 		const cJSON *ci = cJSON_GetObjectItemCaseSensitive(o, "ci95");
 		if (!isfinite(cost) || !isfinite(acc) || cost < 0)
 			continue; /* no price known: the model cannot be placed on a cost axis */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/util/buf.h"
+#include "harness/util/json.h"
 
 /* ---- small JSON helpers ---------------------------------------------------------------------- */
 
@@ -30,13 +31,13 @@ static const cJSON *json_at(const cJSON *root, const char *path)
 	return cur;
 }
 
-double evh_json_num(const cJSON *root, const char *path)
+double evh_run_num(const cJSON *root, const char *path)
 {
 	const cJSON *v = json_at(root, path);
 	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-const char *evh_json_str(const cJSON *root, const char *path)
+const char *evh_run_str(const cJSON *root, const char *path)
 {
 	const cJSON *v = json_at(root, path);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -44,65 +45,14 @@ const char *evh_json_str(const cJSON *root, const char *path)
 
 /* ---- whole JSON files ------------------------------------------------------------------------ */
 
-/* Reads FILE into memory with a ceiling; EVH_ENOTFOUND when it does not exist. */
-static int read_file(const char *path, struct evh_buf *b, struct evh_err *err)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return evh_err_fail(err, errno == ENOENT ? EVH_ENOTFOUND : EVH_EIO, path, "cannot open: %s",
-				    strerror(errno));
-	char chunk[65536];
-	size_t n;
-	int rc = EVH_OK;
-	while (rc == EVH_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rc = evh_buf_add(b, chunk, n);
-	if (rc == EVH_OK && ferror(f))
-		rc = evh_err_fail(err, EVH_EIO, path, "read error");
-	else if (rc != EVH_OK)
-		evh_err_fail(err, rc, path, "file larger than %zu bytes", b->limit);
-	fclose(f);
-	return rc;
-}
-
-/* 1-based line and column of byte offset `off` in text, for error messages. */
-static void line_col(const char *text, size_t off, size_t *line, size_t *col)
-{
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off && text[i]; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else {
-			(*col)++;
-		}
-	}
-}
-
 static int parse_json_file(const char *path, cJSON **out, struct evh_err *err)
 {
-	struct evh_buf b;
-	evh_buf_init(&b, EVH_LIMIT_ENTRY);
-	int rc = read_file(path, &b, err);
-	if (rc != EVH_OK) {
-		evh_buf_free(&b);
-		return rc;
-	}
-	const char *end = NULL;
-	const char *text = evh_buf_str(&b);
-	*out = cJSON_ParseWithLengthOpts(text, b.len, &end, 0);
-	if (!*out) {
-		size_t line, col;
-		line_col(text, end ? (size_t)(end - text) : 0, &line, &col);
-		char where[EVH_ERR_WHERE];
-		snprintf(where, sizeof where, "%s:%zu", path, line);
-		rc = evh_err_fail(err, EVH_EFORMAT, where, "malformed JSON near column %zu", col);
-	} else if (!cJSON_IsObject(*out)) {
+	int rc = evh_json_load_file(path, out, err);
+	if (rc == EVH_OK && !cJSON_IsObject(*out)) {
 		rc = evh_err_fail(err, EVH_EFORMAT, path, "expected a JSON object at top level");
 		cJSON_Delete(*out);
 		*out = NULL;
 	}
-	evh_buf_free(&b);
 	return rc;
 }
 
@@ -187,7 +137,7 @@ static int sample_from_json(const cJSON *o, struct evh_rsample *s, const char *w
 		rc = dup_str(o, "response", &s->response, where, err);
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
 	if (rc == EVH_OK && e && !cJSON_IsNull(e)) {
-		const char *code = evh_json_str(e, "code");
+		const char *code = evh_run_str(e, "code");
 		s->error = strdup(code ? code : "error");
 		if (!s->error)
 			rc = evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
@@ -325,11 +275,11 @@ int evh_run_load(const char *dir, struct evh_run *out, struct evh_err *err)
 		evh_run_free(out);
 		return rc;
 	}
-	const char *id = evh_json_str(out->run, "run_id");
+	const char *id = evh_run_str(out->run, "run_id");
 	out->run_id = id ? id : "";
-	const char *m = evh_json_str(out->run, "model.name");
+	const char *m = evh_run_str(out->run, "model.name");
 	if (!m)
-		m = evh_json_str(out->summary, "model");
+		m = evh_run_str(out->summary, "model");
 	out->model = m ? m : "";
 	return EVH_OK;
 }
@@ -353,7 +303,7 @@ const cJSON *evh_run_task_info(const struct evh_run *r, const char *task)
 	const cJSON *t;
 	cJSON_ArrayForEach(t, tasks)
 	{
-		const char *name = evh_json_str(t, "name");
+		const char *name = evh_run_str(t, "name");
 		if (name && strcmp(name, task) == 0)
 			return t;
 	}

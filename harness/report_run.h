@@ -48,10 +48,11 @@ void evh_run_free(struct evh_run *r);
 /* The entry of run.json "tasks" whose "name" is `task`, or NULL. Borrowed from the run. */
 const cJSON *evh_run_task_info(const struct evh_run *r, const char *task);
 
-/* A number at a dotted path under `root` ("latency.total_p50"), or NAN when absent / not a number. */
-double evh_json_num(const cJSON *root, const char *path);
+/* A number at a dotted path under `root` ("latency.total_p50"), or NAN when absent / not a number.
+ * (Lenient views for display; harness/util/json.h has the strict typed reads.) */
+double evh_run_num(const cJSON *root, const char *path);
 
 /* A string at a dotted path under `root`, or NULL. Borrowed. */
-const char *evh_json_str(const cJSON *root, const char *path);
+const char *evh_run_str(const cJSON *root, const char *path);
 
 #endif

@@ -169,8 +169,8 @@ static int gate(const char *b, const char *c, const char *extra1, const char *ex
 	char pb[256], pc[256];
 	path_of(pb, sizeof pb, b, NULL);
 	path_of(pc, sizeof pc, c, NULL);
-	char *argv[] = {"--baseline", pb, "--candidate", pc, (char *)extra1, (char *)extra2, NULL};
-	int argc = 4 + (extra1 != NULL) + (extra2 != NULL);
+	char *argv[] = {"gate", "--baseline", pb, "--candidate", pc, (char *)extra1, (char *)extra2, NULL};
+	int argc = 5 + (extra1 != NULL) + (extra2 != NULL);
 	fflush(stdout);
 	return evh_gate_main(argc, argv);
 }

@@ -46,9 +46,9 @@ static int have(const char *prog)
 
 static int report(const char *out, const char *fmt)
 {
-	char *argv[] = {"tests/fixtures/runs/report-a", "tests/fixtures/runs/report-b", "-o", (char *)out,
+	char *argv[] = {"report", "tests/fixtures/runs/report-a", "tests/fixtures/runs/report-b", "-o", (char *)out,
 			(char *)(fmt ? "--format" : NULL), (char *)fmt, NULL};
-	return evh_report_main(fmt ? 6 : 4, argv);
+	return evh_report_main(fmt ? 7 : 5, argv);
 }
 
 static int setup(void **state)
@@ -186,8 +186,8 @@ static void bad_input_is_exit_2(void **state)
 	snprintf(p, sizeof p, "%s/samples.jsonl", run);
 	f = fopen(p, "w");
 	fclose(f);
-	char *argv1[] = {run, "-o", out, NULL};
-	assert_int_equal(evh_report_main(3, argv1), 2);
+	char *argv1[] = {"report", run, "-o", out, NULL};
+	assert_int_equal(evh_report_main(4, argv1), 2);
 	struct evh_run r;
 	struct evh_err err = {0};
 	assert_int_equal(evh_run_load(run, &r, &err), 0);
@@ -201,15 +201,16 @@ static void bad_input_is_exit_2(void **state)
 	fclose(f);
 	evh_err_clear(&err);
 	assert_int_equal(evh_run_load(run, &r, &err), EVH_EFORMAT);
-	assert_non_null(strstr(err.where, "nosummary/run.json:2"));
-	assert_int_equal(evh_report_main(3, argv1), 2);
+	assert_non_null(strstr(err.where, "nosummary/run.json"));
+	assert_non_null(strstr(err.msg, "line 2"));
+	assert_int_equal(evh_report_main(4, argv1), 2);
 
-	char *argv2[] = {"tests/fixtures/runs/report-a", NULL};
-	assert_int_equal(evh_report_main(1, argv2), 2); /* no -o */
-	char *argv3[] = {"tests/fixtures/runs/report-a", "-o", out, "--format", "pdf", NULL};
-	assert_int_equal(evh_report_main(5, argv3), 2);
-	char *argv4[] = {"tests/fixtures/runs/does-not-exist", "-o", out, NULL};
-	assert_int_equal(evh_report_main(3, argv4), 2);
+	char *argv2[] = {"report", "tests/fixtures/runs/report-a", NULL};
+	assert_int_equal(evh_report_main(2, argv2), 2); /* no -o */
+	char *argv3[] = {"report", "tests/fixtures/runs/report-a", "-o", out, "--format", "pdf", NULL};
+	assert_int_equal(evh_report_main(6, argv3), 2);
+	char *argv4[] = {"report", "tests/fixtures/runs/does-not-exist", "-o", out, NULL};
+	assert_int_equal(evh_report_main(4, argv4), 2);
 }
 
 int main(void)
