@@ -22,6 +22,7 @@ struct eng_model {
 	int family;       /* enum eng_chat_family */
 	int eos[8], n_eos; /* config.json eos_token_id(s) and the tokenizer's eos */
 	int32_t think_end; /* id of "</think>", -1 when the vocabulary has none */
+	int n_threads;     /* per session, for matmuls */
 };
 
 struct eng_session {
@@ -74,8 +75,17 @@ int eng_model_load(const char *dir, struct eng_model **out, struct eng_err *err)
 	if (te >= 0)
 		m->eos[m->n_eos++] = te;
 	m->family = eng_tok_chat_family(m->tok);
+	m->n_threads = 1;
 	m->think_end = eng_tok_id(m->tok, "</think>");
 	*out = m;
+	return ENG_OK;
+}
+
+int eng_model_set_threads(struct eng_model *m, int n_threads, struct eng_err *err)
+{
+	if (n_threads < 1 || n_threads > 256)
+		return eng_errf(err, ENG_EMISUSE, "threads %d: must be 1..256", n_threads);
+	m->n_threads = n_threads;
 	return ENG_OK;
 }
 
@@ -101,7 +111,10 @@ int eng_session_create(struct eng_model *m, struct eng_session **out, struct eng
 	if (max_seq > ENG_SESSION_MAX_SEQ)
 		max_seq = ENG_SESSION_MAX_SEQ;
 	int rc = eng_state_create(m->tf, max_seq, &s->st, err);
+	if (rc == ENG_OK && m->n_threads > 1)
+		rc = eng_state_threads(s->st, m->n_threads, err);
 	if (rc) {
+		eng_state_free(s->st);
 		free(s);
 		return rc;
 	}

@@ -37,6 +37,10 @@ struct eng_session;
 int eng_model_load(const char *dir, struct eng_model **out, struct eng_err *err);
 void eng_model_free(struct eng_model *m); /* NULL allowed */
 
+/* Added: threads that each session created afterwards splits its matrix products over (default 1;
+ * the logits do not depend on it). Call before sharing the model; ENG_EMISUSE outside 1..256. */
+int eng_model_set_threads(struct eng_model *m, int n_threads, struct eng_err *err);
+
 /* Short facts for run.json: architecture, parameter count, dtype. Borrowed until free. */
 const char *eng_model_arch(const struct eng_model *m);
 size_t eng_model_params(const struct eng_model *m);

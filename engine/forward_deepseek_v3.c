@@ -7,6 +7,7 @@
 
 #include "engine/model.h"
 #include "engine/ops.h"
+#include "engine/pool.h"
 
 /* MLA.forward (attn_impl "absorb") for the token at pos; in: xb (dim,), out: xb2 (dim,). */
 static void mla(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
@@ -18,17 +19,17 @@ static void mla(const struct eng_transformer *t, struct eng_state *s, const stru
 
 	/* q = wq_b(q_norm(wq_a(x))) -> (H, qk_head_dim) = [q_nope | q_pe] per head */
 	if (c->q_lora_rank) {
-		eng_linear(s->q_a, &L->wq_a, s->xb);
+		eng_pool_linear(s->pool, s->q_a, &L->wq_a, s->xb);
 		eng_rmsnorm(s->q_a, s->q_a, L->q_norm, c->q_lora_rank, c->rms_norm_eps);
-		eng_linear(s->q, &L->wq_b, s->q_a);
+		eng_pool_linear(s->pool, s->q, &L->wq_b, s->q_a);
 	} else {
-		eng_linear(s->q, &L->wq, s->xb);
+		eng_pool_linear(s->pool, s->q, &L->wq, s->xb);
 	}
 	for (int h = 0; h < H; h++)
 		eng_rope(s->q + (size_t)h * qhd + nope, cos, sin, rd, c->rope_interleave);
 
 	/* kv, k_pe = wkv_a(x).split([kv_lora_rank, qk_rope_head_dim]); cache kv_norm(kv) and rope(k_pe) */
-	eng_linear(s->kv_a, &L->wkv_a, s->xb);
+	eng_pool_linear(s->pool, s->kv_a, &L->wkv_a, s->xb);
 	float *kv_cache = s->kv_cache + (size_t)l * s->max_seq * R;
 	float *pe_cache = s->pe_cache + (size_t)l * s->max_seq * rd;
 	eng_rmsnorm(kv_cache + (size_t)pos * R, s->kv_a, L->kv_norm, R, c->rms_norm_eps);
@@ -78,7 +79,7 @@ static void mla(const struct eng_transformer *t, struct eng_state *s, const stru
 			o[d] = a;
 		}
 	}
-	eng_linear(s->xb2, &L->wo, s->att_out);
+	eng_pool_linear(s->pool, s->xb2, &L->wo, s->att_out);
 }
 
 /* Index of the largest of the n values not yet taken (first on ties, as torch.topk keeps order).
@@ -102,7 +103,7 @@ static void moe_gate(const struct eng_transformer *t, struct eng_state *s, const
 	const struct eng_config *c = &t->cfg;
 	const int E = c->n_routed_experts, G = c->n_group, per = E / G, K = c->num_experts_per_tok;
 	const struct eng_linear gate = {.w = L->gate, .out = E, .in = c->hidden_size};
-	eng_linear(s->scores, &gate, s->xb);
+	eng_pool_linear(s->pool, s->scores, &gate, s->xb);
 	for (int e = 0; e < E; e++) {
 		s->scores[e] = 1.0f / (1.0f + expf(-s->scores[e]));
 		s->scores_choice[e] = s->scores[e] + (L->gate_bias ? L->gate_bias[e] : 0.0f);
@@ -147,12 +148,12 @@ static void moe(const struct eng_transformer *t, struct eng_state *s, const stru
 	for (int i = 0; i < dim; i++)
 		s->xb2[i] = 0.0f;
 	for (int k = 0; k < t->cfg.num_experts_per_tok; k++) {
-		eng_swiglu_mlp(s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
+		eng_swiglu_mlp(s->pool, s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->xb2[i] += s->topk_w[k] * s->moe_out[i];
 	}
 	if (L->shared_experts.w1.w) {
-		eng_swiglu_mlp(s->moe_out, &L->shared_experts, s->xb, s->hb, s->hb2);
+		eng_swiglu_mlp(s->pool, s->moe_out, &L->shared_experts, s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->xb2[i] += s->moe_out[i];
 	}
@@ -175,13 +176,13 @@ void eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *
 		if (L->moe)
 			moe(t, s, L);
 		else
-			eng_swiglu_mlp(s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
+			eng_swiglu_mlp(s->pool, s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->x[i] += s->xb2[i];
 	}
 	eng_rmsnorm(s->x, s->x, t->w.norm, dim, c->rms_norm_eps); /* norm */
 	if (!(flags & ENG_FF_KV_ONLY)) {
 		const struct eng_linear head = {.w = t->w.head, .out = c->vocab_size, .in = dim};
-		eng_linear(s->logits, &head, s->x); /* head */
+		eng_pool_linear(s->pool, s->logits, &head, s->x); /* head */
 	}
 }

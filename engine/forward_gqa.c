@@ -7,6 +7,7 @@
 
 #include "engine/model.h"
 #include "engine/ops.h"
+#include "engine/pool.h"
 
 /* Self-attention for the token at pos; in: xb (dim,), out: xb2 (dim,). k/v caches: (max_seq, kv_dim). */
 static void gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
@@ -19,9 +20,9 @@ static void gqa(const struct eng_transformer *t, struct eng_state *s, const stru
 	float *k = k_cache + (size_t)pos * kvd, *v = v_cache + (size_t)pos * kvd;
 
 	/* q = q_norm(q_proj(x).view(H, hd)), k likewise; then apply_rotary_pos_emb (rotate_half) */
-	eng_linear(s->q, &L->wq, s->xb);
-	eng_linear(k, &L->wk, s->xb);
-	eng_linear(v, &L->wv, s->xb);
+	eng_pool_linear(s->pool, s->q, &L->wq, s->xb);
+	eng_pool_linear(s->pool, k, &L->wk, s->xb);
+	eng_pool_linear(s->pool, v, &L->wv, s->xb);
 	for (int h = 0; h < H; h++) {
 		float *qh = s->q + (size_t)h * hd;
 		if (L->q_norm)
@@ -56,7 +57,7 @@ static void gqa(const struct eng_transformer *t, struct eng_state *s, const stru
 				o[d] += att[p] * vp[d];
 		}
 	}
-	eng_linear(s->xb2, &L->wo, s->att_out);
+	eng_pool_linear(s->pool, s->xb2, &L->wo, s->att_out);
 }
 
 /* Qwen3MoeSparseMoeBlock: softmax over the router logits, top-k, renormalised when
@@ -66,7 +67,7 @@ static void moe(const struct eng_transformer *t, struct eng_state *s, const stru
 	const struct eng_config *c = &t->cfg;
 	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
 	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
-	eng_linear(s->scores, &gate, s->xb);
+	eng_pool_linear(s->pool, s->scores, &gate, s->xb);
 	eng_softmax(s->scores, E);
 	float sum = 0.0f;
 	for (int k = 0; k < K; k++) { /* torch.topk: largest first, lower index on ties */
@@ -86,7 +87,7 @@ static void moe(const struct eng_transformer *t, struct eng_state *s, const stru
 		s->xb2[i] = 0.0f;
 	for (int k = 0; k < K; k++) {
 		float w = c->norm_topk_prob ? s->topk_w[k] / sum : s->topk_w[k];
-		eng_swiglu_mlp(s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
+		eng_swiglu_mlp(s->pool, s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->xb2[i] += w * s->moe_out[i];
 	}
@@ -109,13 +110,13 @@ void eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, int t
 		if (L->moe)
 			moe(t, s, L);
 		else
-			eng_swiglu_mlp(s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
+			eng_swiglu_mlp(s->pool, s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->x[i] += s->xb2[i];
 	}
 	eng_rmsnorm(s->x, s->x, t->w.norm, dim, c->rms_norm_eps); /* norm */
 	if (!(flags & ENG_FF_KV_ONLY)) {
 		const struct eng_linear head = {.w = t->w.head, .out = c->vocab_size, .in = dim};
-		eng_linear(s->logits, &head, s->x); /* lm_head */
+		eng_pool_linear(s->pool, s->logits, &head, s->x); /* lm_head */
 	}
 }

@@ -140,10 +140,15 @@ struct eng_state {
 	float *topk_w;         /* (num_experts_per_tok) */
 	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), attention factor included */
 	float *logits;         /* (vocab) */
+	struct eng_pool *pool; /* matmul threads, NULL = the caller's thread only */
 };
 
 int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_state **out, struct eng_err *err);
 void eng_state_free(struct eng_state *s); /* NULL allowed */
+
+/* Splits the state's large matmuls over n_threads (>= 1; 1 = none). Results do not depend on the
+ * thread count: each output row is summed by one thread in the same order. */
+int eng_state_threads(struct eng_state *s, int n_threads, struct eng_err *err);
 
 enum { ENG_FF_KV_ONLY = 1 }; /* prompt step whose logits nobody reads: skip the head */
 

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "engine/ops.h"
+#include "engine/pool.h"
 
 void eng_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
@@ -59,13 +60,13 @@ void eng_rope(float *x, const float *cos, const float *sin, int rope_dim, int in
 	}
 }
 
-void eng_swiglu_mlp(float *out, const struct eng_mlp *m, const float *x, float *hb, float *hb2)
+void eng_swiglu_mlp(struct eng_pool *pool, float *out, const struct eng_mlp *m, const float *x, float *hb, float *hb2)
 {
-	eng_linear(hb, &m->w1, x);
-	eng_linear(hb2, &m->w3, x);
+	eng_pool_linear(pool, hb, &m->w1, x);
+	eng_pool_linear(pool, hb2, &m->w3, x);
 	for (int i = 0; i < m->w1.out; i++) {
 		float g = hb[i];
 		hb[i] = g / (1.0f + expf(-g)) * hb2[i]; /* F.silu(w1(x)) * w3(x) */
 	}
-	eng_linear(out, &m->w2, hb);
+	eng_pool_linear(pool, out, &m->w2, hb);
 }

@@ -5,6 +5,8 @@
 
 #include "engine/model.h"
 
+struct eng_pool;
+
 /* RMSNorm (HF DeepseekV3RMSNorm / Qwen3RMSNorm): out = w * x / sqrt(mean(x^2) + eps); x, out (n,),
  * may alias. */
 void eng_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
@@ -20,7 +22,7 @@ void eng_softmax(float *x, int n);
  * permutation it applies to q and k alike cancels in q.k); else pairs (i, i + d/2), rotate_half. */
 void eng_rope(float *x, const float *cos, const float *sin, int rope_dim, int interleave);
 
-/* MLP / Expert: out (dim,) = w2(silu(w1(x)) * w3(x)); hb, hb2 scratch (inter,). */
-void eng_swiglu_mlp(float *out, const struct eng_mlp *m, const float *x, float *hb, float *hb2);
+/* MLP / Expert: out (dim,) = w2(silu(w1(x)) * w3(x)); hb, hb2 scratch (inter,); pool may be NULL. */
+void eng_swiglu_mlp(struct eng_pool *pool, float *out, const struct eng_mlp *m, const float *x, float *hb, float *hb2);
 
 #endif

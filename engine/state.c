@@ -5,6 +5,7 @@
 
 #include "engine/err.h"
 #include "engine/model.h"
+#include "engine/pool.h"
 
 static int imax(int a, int b)
 {
@@ -22,6 +23,7 @@ void eng_state_free(struct eng_state *s)
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		free(*bufs[i]);
 	free(s->topk_idx);
+	eng_pool_free(s->pool);
 	free(s);
 }
 
@@ -92,6 +94,17 @@ int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_st
 			s->rope_sin[(size_t)p * half + i] = (float)(sin(f) * af);
 		}
 	*out = s;
+	return ENG_OK;
+}
+
+int eng_state_threads(struct eng_state *s, int n_threads, struct eng_err *err)
+{
+	if (n_threads < 1 || n_threads > 256)
+		return eng_errf(err, ENG_EMISUSE, "threads %d: must be 1..256", n_threads);
+	eng_pool_free(s->pool);
+	s->pool = NULL;
+	if (n_threads > 1 && !(s->pool = eng_pool_create(n_threads)))
+		return eng_errf(err, ENG_ENOMEM, "cannot start %d matmul threads", n_threads);
 	return ENG_OK;
 }
 

@@ -133,12 +133,34 @@ static void test_qwen3_moe_fp8(void **st)
 				"tests/fixtures/random/tiny-random-qwen3-moe-fp8/reference.safetensors", 3) >= 60);
 }
 
+/* Rows are split between threads but each row is summed by one thread in the same order, so the
+ * logits must be bit-identical with 1 and 3 threads. */
+static void test_threads_same_logits(void **st)
+{
+	(void)st;
+	struct eng_transformer *t = NULL;
+	assert_int_equal(eng_transformer_load("engine/models/tiny-arith", &t, NULL), ENG_OK);
+	struct eng_state *a = NULL, *b = NULL;
+	assert_int_equal(eng_state_create(t, 16, &a, NULL), ENG_OK);
+	assert_int_equal(eng_state_create(t, 16, &b, NULL), ENG_OK);
+	assert_int_equal(eng_state_threads(b, 3, NULL), ENG_OK);
+	assert_int_equal(eng_state_threads(b, 0, NULL), ENG_EMISUSE);
+	const int toks[] = {0, 5, 17, 300, 42, 7, 9, 1000};
+	for (int i = 0; i < 8; i++) {
+		const float *la = eng_forward(t, a, toks[i], i, 0), *lb = eng_forward(t, b, toks[i], i, 0);
+		assert_memory_equal(la, lb, (size_t)t->cfg.vocab_size * sizeof(float));
+	}
+	eng_state_free(a);
+	eng_state_free(b);
+	eng_transformer_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tiny_arith),      cmocka_unit_test(test_deepseek_v3_bf16),
 		cmocka_unit_test(test_deepseek_v3_fp8), cmocka_unit_test(test_qwen3_moe_bf16),
-		cmocka_unit_test(test_qwen3_moe_fp8),
+		cmocka_unit_test(test_qwen3_moe_fp8),   cmocka_unit_test(test_threads_same_logits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

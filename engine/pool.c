@@ -1,0 +1,134 @@
+/* pool.c — row-parallel matrix-vector products on pthreads. The caller's thread takes the first
+ * share, workers the others; a generation counter under one mutex hands out each job, so a worker
+ * that wakes late can never run a stale job twice. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "engine/ops.h"
+#include "engine/pool.h"
+
+/* Below this many multiply-adds the wake-up costs more than the work saves. */
+#define POOL_MIN_WORK (1 << 16)
+
+struct eng_pool {
+	int n; /* threads including the caller */
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	unsigned long gen;
+	int pending, quit;
+	float *y;
+	const struct eng_linear *l;
+	const float *x;
+};
+
+struct worker_arg {
+	struct eng_pool *p;
+	int idx;
+};
+
+static void run_share(struct eng_pool *p, int idx, float *y, const struct eng_linear *l, const float *x)
+{
+	int lo = (int)((long)l->out * idx / p->n), hi = (int)((long)l->out * (idx + 1) / p->n);
+	struct eng_linear part = {.w = l->w + (size_t)lo * l->in, .b = l->b ? l->b + lo : NULL, .out = hi - lo, .in = l->in};
+	if (part.out > 0)
+		eng_linear(y + lo, &part, x);
+}
+
+static void *worker(void *arg)
+{
+	struct worker_arg *wa = arg;
+	struct eng_pool *p = wa->p;
+	int idx = wa->idx;
+	free(wa);
+	unsigned long seen = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->quit && p->gen == seen)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		float *y = p->y;
+		const struct eng_linear *l = p->l;
+		const float *x = p->x;
+		pthread_mutex_unlock(&p->mu);
+		run_share(p, idx, y, l, x);
+		pthread_mutex_lock(&p->mu);
+		if (--p->pending == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+void eng_pool_free(struct eng_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 1; i < p->n; i++)
+		if (p->th[i])
+			pthread_join(p->th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->go);
+	pthread_cond_destroy(&p->done);
+	free(p->th);
+	free(p);
+}
+
+struct eng_pool *eng_pool_create(int n_threads)
+{
+	if (n_threads < 2)
+		return NULL;
+	struct eng_pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->th = calloc((size_t)n_threads, sizeof *p->th);
+	if (!p->th) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->n = 1;
+	for (int i = 1; i < n_threads; i++) {
+		struct worker_arg *wa = malloc(sizeof *wa);
+		if (wa) {
+			wa->p = p;
+			wa->idx = i;
+		}
+		if (!wa || pthread_create(&p->th[i], NULL, worker, wa) != 0) {
+			free(wa);
+			eng_pool_free(p);
+			return NULL;
+		}
+		p->n = i + 1;
+	}
+	return p;
+}
+
+void eng_pool_linear(struct eng_pool *p, float *y, const struct eng_linear *l, const float *x)
+{
+	if (!p || (long)l->out * l->in < POOL_MIN_WORK || l->out < p->n) {
+		eng_linear(y, l, x);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->y = y;
+	p->l = l;
+	p->x = x;
+	p->pending = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	run_share(p, 0, y, l, x);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending > 0)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
