@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -230,7 +231,20 @@ int evh_http_post(struct evh_http_pool *p, const struct evh_http_req *rq, struct
 	if (rq->connect_timeout_s > 0)
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(rq->connect_timeout_s * 1000));
 
+	/* A peer that closes a TLS connection while OpenSSL writes raises SIGPIPE, which would kill the
+	 * run (NOSIGNAL stops curl from ignoring it for us). Block it on this thread for the transfer and
+	 * drop what arrived, rather than change the process's dispositions, which children inherit. */
+	sigset_t pipe_set, old_mask;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	CURLcode cc = curl_easy_perform(h);
+	if (!sigismember(&old_mask, SIGPIPE)) {
+		const struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
+			;
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
 	res->total_s = evh_http_now() - x.t0;
 	long status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
