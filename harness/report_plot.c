@@ -433,8 +433,11 @@ int evh_report_plots(const struct evh_run *runs, size_t n, const char *out_dir, 
 			continue;
 		if (blocks == 0) {
 			char msg[200];
-			snprintf(msg, sizeof msg, "Chart %s skipped: no data (%s).", jb->base,
-				 jb->what == J_ACC_COST ? "no run has a price" : "nothing recorded");
+			const char *why = jb->what == J_ACC_COST ? "no run has a price"
+					  : jb->what == J_HIST_REASONING || jb->what == J_ACC_REASONING
+						  ? "no reasoning tokens recorded"
+						  : "nothing recorded";
+			snprintf(msg, sizeof msg, "Chart %s skipped: no data (%s).", jb->base, why);
 			add_note(out, msg);
 			continue;
 		}
