@@ -1,0 +1,324 @@
+/* extract.c — answer extraction from a model response (see extract.h). Rules in the order of issue
+ * 3: last \boxed{} (MATH / Qwen2.5-Math convention), "final answer is" (Minerva's "Final Answer: The
+ * final answer is $X$. I hope it is correct."), "The answer is", GSM8K's "#### N", "Answer: X",
+ * and the last number (the lm-evaluation-harness "flexible-extract" fallback). */
+#include "scorers/extract.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/util/buf.h"
+
+const char *scr_strip_think(const char *text, size_t *len)
+{
+	const char *close = NULL;
+	for (const char *p = strstr(text, "</think>"); p; p = strstr(p + 1, "</think>"))
+		close = p;
+	if (close) {
+		close += strlen("</think>");
+		*len = strlen(close);
+		return close;
+	}
+	/* An unclosed <think> means the model never left its reasoning: nothing after it is an answer. */
+	const char *open = strstr(text, "<think>");
+	*len = open ? (size_t)(open - text) : strlen(text);
+	return text;
+}
+
+/* ---- \boxed{} ---------------------------------------------------------------------------- */
+
+/* End of the brace group opening at s[i] == '{' (index of the matching '}'), or n when unbalanced.
+ * Iterative, so depth costs no stack. */
+static size_t match_brace(const char *s, size_t n, size_t i)
+{
+	size_t depth = 0;
+	for (; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			i++; /* \{ \} are literal braces in LaTeX, not grouping */
+			continue;
+		}
+		if (s[i] == '{')
+			depth++;
+		else if (s[i] == '}' && --depth == 0)
+			return i;
+	}
+	return n;
+}
+
+/* Content of the box whose command starts at s[at] ("\boxed" or "\fbox"); NULL when incomplete. */
+static const char *box_content(const char *s, size_t n, size_t at, size_t cmdlen, size_t *blen, size_t *end)
+{
+	size_t i = at + cmdlen;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i < n && s[i] == '{') {
+		size_t j = match_brace(s, n, i);
+		if (j >= n)
+			return NULL;
+		*blen = j - i - 1;
+		*end = j + 1;
+		return s + i + 1;
+	}
+	/* "\boxed 5": the argument runs to the next space or math delimiter. */
+	if (i == at + cmdlen)
+		return NULL; /* "\boxedx" is another command */
+	size_t k = i;
+	while (k < n && s[k] != '$' && s[k] != ' ' && s[k] != '\n' && s[k] != '\\')
+		k++;
+	if (k == i)
+		return NULL;
+	*blen = k - i;
+	*end = k;
+	return s + i;
+}
+
+static const char *find_box(const char *s, size_t n, size_t from, size_t *at, size_t *cmdlen)
+{
+	for (size_t i = from; i + 5 <= n; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (n - i >= 6 && memcmp(s + i, "\\boxed", 6) == 0) {
+			*at = i;
+			*cmdlen = 6;
+			return s + i;
+		}
+		if (memcmp(s + i, "\\fbox", 5) == 0) {
+			*at = i;
+			*cmdlen = 5;
+			return s + i;
+		}
+	}
+	return NULL;
+}
+
+const char *scr_extract_boxed(const char *s, size_t n, size_t *blen)
+{
+	const char *best = NULL;
+	size_t at, cl, from = 0;
+	while (find_box(s, n, from, &at, &cl)) {
+		size_t bl, end;
+		const char *c = box_content(s, n, at, cl, &bl, &end);
+		if (c) {
+			best = c;
+			*blen = bl;
+			from = end;
+		} else {
+			from = at + cl;
+		}
+	}
+	return best;
+}
+
+/* All boxes on the last boxed line joined by ", " when they are separated by short connecting text
+ * ("x = \boxed{2} or x = \boxed{3}"): a model that boxes each root gives one multi-answer. */
+static int boxed_answer(const char *s, size_t n, struct evh_buf *out)
+{
+	size_t at, cl, from = 0;
+	size_t starts[64], lens[64], ends[64], k = 0;
+	while (find_box(s, n, from, &at, &cl)) {
+		size_t bl, end;
+		const char *c = box_content(s, n, at, cl, &bl, &end);
+		if (!c) {
+			from = at + cl;
+			continue;
+		}
+		int joined = 0;
+		if (k > 0 && k < 64 && at - ends[k - 1] <= 24 && !memchr(s + ends[k - 1], '\n', at - ends[k - 1]))
+			joined = 1;
+		if (!joined)
+			k = 0;
+		if (k < 64) {
+			starts[k] = (size_t)(c - s);
+			lens[k] = bl;
+			ends[k] = end;
+			k++;
+		}
+		from = end;
+	}
+	for (size_t i = 0; i < k; i++) {
+		int rc = evh_buf_add(out, s + starts[i], lens[i]);
+		if (!rc && i + 1 < k)
+			rc = evh_buf_adds(out, ", ");
+		if (rc)
+			return rc;
+	}
+	return EVH_OK;
+}
+
+/* ---- phrase rules (PCRE2) -------------------------------------------------------------- */
+
+enum { RX_FINAL, RX_ANSWER_IS, RX_GSM8K, RX_ANSWER_COLON, RX_NUMBER, RX_N };
+
+static const char *const rx_src[RX_N] = {
+	[RX_FINAL] = "\\bfinal\\s+answer\\s*(?:is\\b|:|=)[\\s:]*",
+	[RX_ANSWER_IS] = "\\banswer\\s+is\\b[\\s:]*",
+	[RX_GSM8K] = "####\\s*",
+	[RX_ANSWER_COLON] = "\\banswer\\s*:\\s*",
+	[RX_NUMBER] = "-?\\d+(?:,\\d{3})*(?:\\.\\d+)?(?:/\\d+)?",
+};
+static pcre2_code *rx[RX_N];
+static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
+static int rx_failed;
+
+static void rx_compile(void)
+{
+	for (int i = 0; i < RX_N; i++) {
+		int ec;
+		PCRE2_SIZE eo;
+		uint32_t opt = PCRE2_CASELESS | (i == RX_NUMBER ? 0 : PCRE2_UTF);
+		rx[i] = pcre2_compile((PCRE2_SPTR)rx_src[i], PCRE2_ZERO_TERMINATED, opt, &ec, &eo, NULL);
+		if (!rx[i]) {
+			rx_failed = 1;
+			return;
+		}
+		pcre2_jit_compile(rx[i], PCRE2_JIT_COMPLETE); /* optional speed-up; matching works without */
+	}
+}
+
+/* The answer text after a trigger phrase at s[i]: a $...$ / \(...\) / \[...\] span when it opens
+ * with one, else up to the end of the line or of the sentence (a '.' followed by a space or the
+ * end, which a decimal point never is). Trimmed; *len 0 when empty. */
+static const char *take_span(const char *s, size_t n, size_t i, size_t *len)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '*' || s[i] == ':'))
+		i++;
+	static const char *const delim[][2] = {{"$$", "$$"}, {"$", "$"}, {"\\(", "\\)"}, {"\\[", "\\]"}};
+	for (size_t d = 0; d < 4; d++) {
+		size_t ol = strlen(delim[d][0]);
+		if (n - i >= ol && memcmp(s + i, delim[d][0], ol) == 0) {
+			const char *e = memmem(s + i + ol, n - i - ol, delim[d][1], strlen(delim[d][1]));
+			if (e) {
+				*len = (size_t)(e - (s + i + ol));
+				return s + i + ol;
+			}
+			break;
+		}
+	}
+	size_t j = i;
+	while (j < n && s[j] != '\n') {
+		if (s[j] == '.' && (j + 1 == n || s[j + 1] == ' ' || s[j + 1] == '\n' || s[j + 1] == '\t'))
+			break;
+		j++;
+	}
+	while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t' || s[j - 1] == '\r' || s[j - 1] == '*' ||
+			 s[j - 1] == '.' || s[j - 1] == '$'))
+		j--;
+	*len = j - i;
+	return s + i;
+}
+
+/* Last match of pattern `k` whose following span is non-empty; NULL when none. */
+static const char *last_phrase(int k, const char *s, size_t n, pcre2_match_data *md, size_t *len)
+{
+	const char *best = NULL;
+	PCRE2_SIZE off = 0;
+	while (off <= n && pcre2_match(rx[k], (PCRE2_SPTR)s, n, off, 0, md, NULL) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t l;
+		const char *p = take_span(s, n, ov[1], &l);
+		if (l > 0) {
+			best = p;
+			*len = l;
+		}
+		off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+	}
+	return best;
+}
+
+static const char *last_number(const char *s, size_t n, pcre2_match_data *md, size_t *len)
+{
+	const char *best = NULL;
+	PCRE2_SIZE off = 0;
+	while (off <= n && pcre2_match(rx[RX_NUMBER], (PCRE2_SPTR)s, n, off, 0, md, NULL) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t a = ov[0];
+		/* "5-3": the '-' is an operator, not a sign. */
+		if (s[a] == '-' && a > 0 && (s[a - 1] == ')' || isalnum((unsigned char)s[a - 1])))
+			a++;
+		best = s + a;
+		*len = ov[1] - a;
+		off = ov[1];
+	}
+	return best;
+}
+
+int scr_extract_answer(const char *text, int flags, char **out, const char **rule, struct evh_err *err)
+{
+	*out = NULL;
+	*rule = NULL;
+	size_t n;
+	const char *s = scr_strip_think(text, &n);
+	pthread_once(&rx_once, rx_compile);
+	if (rx_failed)
+		return evh_err_fail(err, EVH_EINTERNAL, "scorers/extract", "answer patterns failed to compile");
+
+	struct evh_buf b;
+	evh_buf_init(&b, n + 256);
+	int rc = EVH_OK;
+	const char *found = NULL;
+	size_t len = 0;
+	if (flags & SCR_EX_BOXED) {
+		rc = boxed_answer(s, n, &b);
+		if (rc)
+			goto fail;
+		if (b.len > 0) {
+			*rule = "boxed";
+			goto done;
+		}
+	}
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	if (!md) {
+		rc = EVH_ENOMEM;
+		goto fail;
+	}
+	static const struct {
+		int flag, rx;
+		const char *name;
+	} phrases[] = {
+		{SCR_EX_FINAL, RX_FINAL, "final_answer"},
+		{SCR_EX_ANSWER_IS, RX_ANSWER_IS, "answer_is"},
+		{SCR_EX_GSM8K, RX_GSM8K, "gsm8k"},
+		{SCR_EX_ANSWER_COLON, RX_ANSWER_COLON, "answer_colon"},
+	};
+	for (size_t i = 0; i < sizeof phrases / sizeof phrases[0] && !found; i++)
+		if ((flags & phrases[i].flag) && (found = last_phrase(phrases[i].rx, s, n, md, &len)))
+			*rule = phrases[i].name;
+	if (!found && (flags & SCR_EX_LAST_NUMBER) && (found = last_number(s, n, md, &len)))
+		*rule = "last_number";
+	pcre2_match_data_free(md);
+	if (!found && (flags & SCR_EX_WHOLE)) {
+		size_t a = 0, e = n;
+		while (a < e && (s[a] == ' ' || s[a] == '\n' || s[a] == '\t' || s[a] == '\r'))
+			a++;
+		while (e > a && (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+			e--;
+		if (e > a) {
+			found = s + a;
+			len = e - a;
+			*rule = "whole";
+		}
+	}
+	if (!found)
+		goto done;
+	rc = evh_buf_add(&b, found, len);
+	if (rc)
+		goto fail;
+done:
+	if (*rule) {
+		*out = evh_buf_take(&b);
+		if (!*out) {
+			rc = EVH_ENOMEM;
+			goto fail;
+		}
+	}
+	evh_buf_free(&b);
+	return EVH_OK;
+fail:
+	evh_buf_free(&b);
+	*rule = NULL;
+	return evh_err_fail(err, rc, "scorers/extract", "answer extraction: %s", evh_strerror(rc));
+}
