@@ -50,7 +50,7 @@ TEST_HELPERS := $(wildcard tests/unit/*.c)
 DEPS_STAMP := build/.deps-ok
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libarchive-dev libpcre2-dev \
 	libutf8proc-dev libseccomp-dev libcmocka-dev libzstd-dev gnuplot-nox zstd zip unzip curl python3 \
-	util-linux ca-certificates
+	util-linux ca-certificates libxml2-utils
 
 .PHONY: all deps test unit e2e demo bench clean format packs
 all: $(B)/evalh packs

@@ -1,0 +1,15 @@
+/* provider_engine.h — the built-in engine as a provider: one model loaded once, one session per
+ * concurrent worker. */
+#ifndef EVH_PROVIDER_ENGINE_H
+#define EVH_PROVIDER_ENGINE_H
+
+#include "harness/provider.h"
+
+/* Loads the checkpoint folder `path`. Engine errors are mapped to EVH_EENGINE / EVH_ENOTFOUND
+ * with the engine's message. */
+int evh_engine_provider_create(const char *path, struct evh_provider **out, struct evh_err *err);
+
+/* Architecture and parameter count of the loaded model, for run.json. */
+const char *evh_engine_provider_arch(const struct evh_provider *p);
+
+#endif
