@@ -125,11 +125,68 @@ static void qwen3_refs(void **state)
 	check_refs("qwen3", "tokenizer-qwen3");
 }
 
+/* The chat turns the real tokenizer_config.json templates write (read off the Jinja source):
+ * DeepSeek-V3: {{bos_token}}{{system}}'<｜User｜>' + content ... '<｜Assistant｜>' (V3, unlike
+ * R1, opens no <think>); Qwen3: ChatML turns, no default system, and '<think>\n\n</think>\n\n'
+ * after the assistant header when enable_thinking is false. */
+static void dsv3_chat(void **state)
+{
+	(void)state;
+	struct eng_tokenizer *t = load_real("tokenizer-deepseek_v3");
+	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_DEEPSEEK_R1);
+	assert_int_equal(eng_tok_bos(t), 0);
+	assert_int_equal(eng_tok_eos(t), 1);
+	char *s;
+	assert_int_equal(eng_chat_render(t, eng_tok_chat_family(t), "Be brief.", "hi", &s, NULL), ENG_OK);
+	assert_string_equal(s, "<｜begin▁of▁sentence｜>Be brief.<｜User｜>hi<｜Assistant｜>");
+	int32_t *ids;
+	size_t n;
+	assert_int_equal(eng_tok_encode(t, s, strlen(s), &ids, &n, NULL), ENG_OK);
+	assert_true(n >= 4);
+	assert_int_equal(ids[0], 0);
+	assert_int_equal(ids[n - 1], eng_tok_id(t, "<｜Assistant｜>"));
+	assert_int_equal(ids[n - 3], eng_tok_id(t, "<｜User｜>"));
+	free(ids);
+	free(s);
+	eng_tok_free(t);
+}
+
+static void qwen3_chat(void **state)
+{
+	(void)state;
+	struct eng_tokenizer *t = load_real("tokenizer-qwen3");
+	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_CHATML);
+	assert_int_equal(eng_tok_bos(t), -1);
+	assert_int_equal(eng_tok_eos(t), eng_tok_id(t, "<|im_end|>"));
+	char *s;
+	assert_int_equal(eng_chat_render(t, ENG_CHAT_CHATML, "S", "hi", &s, NULL), ENG_OK);
+	assert_string_equal(s, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+	free(s);
+	assert_int_equal(eng_chat_render(t, ENG_CHAT_CHATML, NULL, "hi", &s, NULL), ENG_OK);
+	assert_string_equal(s, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+	free(s);
+	assert_int_equal(eng_chat_render_flags(t, ENG_CHAT_CHATML, NULL, "hi", ENG_CHAT_NO_THINK, &s, NULL), ENG_OK);
+	assert_string_equal(s, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+	int32_t *ids;
+	size_t n;
+	assert_int_equal(eng_tok_encode(t, s, strlen(s), &ids, &n, NULL), ENG_OK);
+	assert_int_equal(ids[0], eng_tok_id(t, "<|im_start|>"));
+	int think = 0;
+	for (size_t i = 0; i < n; i++)
+		think += ids[i] == eng_tok_id(t, "<think>") || ids[i] == eng_tok_id(t, "</think>");
+	assert_int_equal(think, 2); /* both matched as added tokens */
+	free(ids);
+	free(s);
+	eng_tok_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dsv3_refs),
 		cmocka_unit_test(qwen3_refs),
+		cmocka_unit_test(dsv3_chat),
+		cmocka_unit_test(qwen3_chat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
