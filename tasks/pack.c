@@ -619,3 +619,18 @@ const char *pack_digest(const struct pack *p)
 {
 	return p->digest;
 }
+
+#ifdef EVH_FUZZ
+/* libFuzzer entry for the manifest and items parsers (build with -DEVH_FUZZ -fsanitize=fuzzer):
+ * the input is pack.json, a NUL byte, then items.jsonl. Archive handling is libarchive's own. */
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	const char *s = (const char *)data, *z = memchr(s, 0, size);
+	size_t m = z ? (size_t)(z - s) : size;
+	struct pack *p = NULL;
+	if (pack_open_mem("fuzz", s, m, z ? z + 1 : "", z ? size - m - 1 : 0, &p, NULL) == EVH_OK)
+		pack_close(p);
+	return 0;
+}
+#endif
