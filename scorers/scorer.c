@@ -1,0 +1,225 @@
+/* scorer.c — the dispatch of scorer.h: names to scorers, verdict names, result lifetime. The
+ * scorers themselves live in extract.c (finding the answer), math.c (comparing it), mcq.c
+ * (letters) and code.c (the sandbox engineer's). */
+#include "scorers/scorer.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scorers/code.h"
+#include "scorers/extract.h"
+#include "scorers/math.h"
+#include "scorers/mcq.h"
+
+int scr_is_correct(int verdict)
+{
+	return verdict == SCR_CORRECT || verdict == SCR_PASS;
+}
+
+const char *scr_verdict_name(int verdict)
+{
+	switch (verdict) {
+	case SCR_CORRECT: return "correct";
+	case SCR_WRONG: return "wrong";
+	case SCR_NO_ANSWER: return "no_answer";
+	case SCR_PASS: return "pass";
+	case SCR_FAIL: return "fail";
+	case SCR_TIMEOUT: return "timeout";
+	case SCR_MEMORY: return "memory";
+	case SCR_RUNTIME_ERROR: return "runtime_error";
+	case SCR_COMPILE_ERROR: return "compile_error";
+	}
+	return "unknown";
+}
+
+int scr_known(const char *name)
+{
+	static const char *const names[] = {"exact", "math", "mcq", "code"};
+	for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void scr_result_free(struct scr_result *r)
+{
+	if (!r)
+		return;
+	free(r->extracted);
+	free(r->detail);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- exact --------------------------------------------------------------------------- */
+
+/* Light normalisation: surrounding space, $ and trailing '.' dropped, runs of space collapsed. */
+static int exact_eq(const char *a, const char *b, int fold)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const char **s = pass ? &b : &a;
+		while (**s && (isspace((unsigned char)**s) || **s == '$'))
+			(*s)++;
+	}
+	size_t la = strlen(a), lb = strlen(b);
+	while (la && (isspace((unsigned char)a[la - 1]) || a[la - 1] == '.' || a[la - 1] == '$'))
+		la--;
+	while (lb && (isspace((unsigned char)b[lb - 1]) || b[lb - 1] == '.' || b[lb - 1] == '$'))
+		lb--;
+	size_t i = 0, j = 0;
+	while (i < la && j < lb) {
+		if (isspace((unsigned char)a[i]) && isspace((unsigned char)b[j])) {
+			while (i < la && isspace((unsigned char)a[i]))
+				i++;
+			while (j < lb && isspace((unsigned char)b[j]))
+				j++;
+			continue;
+		}
+		int ca = (unsigned char)a[i], cb = (unsigned char)b[j];
+		if (fold) {
+			ca = tolower(ca);
+			cb = tolower(cb);
+		}
+		if (ca != cb)
+			return 0;
+		i++;
+		j++;
+	}
+	return i == la && j == lb;
+}
+
+static int exact_opts(const char *json, int *fold, struct evh_err *err)
+{
+	*fold = 1;
+	if (!json || !*json)
+		return EVH_OK;
+	cJSON *root = cJSON_Parse(json);
+	int rc = EVH_OK;
+	if (!cJSON_IsObject(root))
+		rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "expected a JSON object");
+	for (cJSON *it = root ? root->child : NULL; it && !rc; it = it->next) {
+		if (strcmp(it->string, "case_sensitive") == 0 && cJSON_IsBool(it))
+			*fold = !cJSON_IsTrue(it);
+		else
+			rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "unknown or mistyped option \"%s\"",
+					  it->string);
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int score_exact(const char *options_json, const char *response, const struct scr_gold *gold,
+		       struct scr_result *out, struct evh_err *err)
+{
+	int fold;
+	int rc = exact_opts(options_json, &fold, err);
+	if (rc)
+		return rc;
+	rc = scr_extract_answer(response, (SCR_EX_MATH & ~SCR_EX_LAST_NUMBER) | SCR_EX_WHOLE, &out->extracted,
+				&out->rule, err);
+	if (rc)
+		return rc;
+	if (!out->extracted)
+		out->verdict = SCR_NO_ANSWER;
+	else
+		out->verdict = exact_eq(gold->answer, out->extracted, fold) ? SCR_CORRECT : SCR_WRONG;
+	return EVH_OK;
+}
+
+/* ---- math ---------------------------------------------------------------------------- */
+
+static int score_math(const char *options_json, const char *response, const struct scr_gold *gold,
+		      struct scr_result *out, struct evh_err *err)
+{
+	struct scr_math_opts o;
+	int rc = scr_math_opts_parse(options_json, &o, err);
+	if (rc)
+		return rc;
+	rc = scr_extract_answer(response, SCR_EX_MATH, &out->extracted, &out->rule, err);
+	if (rc)
+		return rc;
+	if (!out->extracted) {
+		out->verdict = SCR_NO_ANSWER;
+		return EVH_OK;
+	}
+	/* a gold that is a whole MATH solution: its boxed answer */
+	size_t bl;
+	const char *g = gold->answer;
+	char *gcopy = NULL;
+	const char *b = scr_extract_boxed(g, strlen(g), &bl);
+	if (b) {
+		gcopy = strndup(b, bl);
+		if (!gcopy)
+			return evh_err_fail(err, EVH_ENOMEM, "scorers/math", "out of memory");
+		g = gcopy;
+	}
+	struct evh_err e = {0};
+	int equal;
+	rc = scr_math_equal(g, out->extracted, &o, &equal, &e);
+	free(gcopy);
+	if (rc == EVH_ELIMIT && strncmp(e.msg, "prediction", 10) == 0) {
+		/* A deterministic grader would refuse the same text on every retry: an answer past the
+		 * parser's limits is wrong, and the detail says why. */
+		out->verdict = SCR_WRONG;
+		out->detail = strdup(e.msg);
+		return out->detail ? EVH_OK : evh_err_fail(err, EVH_ENOMEM, "scorers/math", "out of memory");
+	}
+	if (rc) {
+		evh_err_fail(err, rc, e.where, "%s", e.msg);
+		return rc;
+	}
+	out->verdict = equal ? SCR_CORRECT : SCR_WRONG;
+	return EVH_OK;
+}
+
+/* ---- mcq ----------------------------------------------------------------------------- */
+
+static int score_mcq(const char *response, const struct scr_gold *gold, struct scr_result *out, struct evh_err *err)
+{
+	int want = scr_mcq_gold(gold->answer, gold->choices, gold->n_choices);
+	if (want < 0)
+		return evh_err_fail(err, EVH_EFORMAT, "gold answer",
+				    "expected a letter A-J or one option's text, found \"%.60s\"", gold->answer);
+	int got;
+	int rc = scr_mcq_letter(response, gold->choices, gold->n_choices, &got, &out->rule, err);
+	if (rc)
+		return rc;
+	if (got < 0) {
+		out->verdict = SCR_NO_ANSWER;
+		return EVH_OK;
+	}
+	char letter[2] = {(char)('A' + got), '\0'};
+	out->extracted = strdup(letter);
+	if (!out->extracted)
+		return evh_err_fail(err, EVH_ENOMEM, "scorers/mcq", "out of memory");
+	out->verdict = got == want ? SCR_CORRECT : SCR_WRONG;
+	return EVH_OK;
+}
+
+int scr_score(const char *scorer, const char *options_json, const char *response, const char *reasoning,
+	      const struct scr_gold *gold, struct scr_result *out, struct evh_err *err)
+{
+	(void)reasoning; /* kept by the caller and measured, never searched for an answer */
+	memset(out, 0, sizeof *out);
+	if (!scorer || !scr_known(scorer))
+		return evh_err_fail(err, EVH_ENOTFOUND, "scorer", "unknown scorer \"%s\" (known: exact, math, mcq, code)",
+				    scorer ? scorer : "(null)");
+	if (!response || !gold)
+		return evh_err_fail(err, EVH_EMISUSE, "scorer", "response and gold are required");
+	int rc;
+	if (strcmp(scorer, "code") == 0) {
+		rc = scr_code_score(options_json, response, gold, out, err);
+	} else if (!gold->answer) {
+		rc = evh_err_fail(err, EVH_EFORMAT, "gold answer", "scorer \"%s\" needs a gold answer", scorer);
+	} else if (strcmp(scorer, "exact") == 0) {
+		rc = score_exact(options_json, response, gold, out, err);
+	} else if (strcmp(scorer, "math") == 0) {
+		rc = score_math(options_json, response, gold, out, err);
+	} else {
+		rc = score_mcq(response, gold, out, err);
+	}
+	if (rc)
+		scr_result_free(out); /* an error means no verdict: nothing half-filled */
+	return rc;
+}
