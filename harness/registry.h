@@ -14,6 +14,9 @@ struct evh_model {
 	char *model_id;     /* what is sent as "model" */
 	char *api_key_env;  /* NAME of the env var holding the key; the key itself is never stored */
 	char *path;         /* engine: checkpoint folder */
+	char *tokenizer;    /* openai: a tokenizer.json to count tokens with when the server reports no
+			     * usage; NULL: estimated at ~4 bytes per token. Counted tokens stay marked
+			     * as estimated either way. */
 	double price_in;    /* USD per million input tokens */
 	double price_out;   /* USD per million output tokens */
 	double price_cached_in; /* USD per million cached input tokens; < 0 = same as price_in */
