@@ -6,7 +6,6 @@
  * Only async-signal-safe calls here: the clone came from a threaded process (no malloc, no stdio). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -253,8 +252,10 @@ static void program(const struct sbx_child *c)
 		fail(c, SBX_STEP_CHDIR);
 
 	if (c->is_root) {
-		if (setgroups(0, NULL) != 0 || setresgid(c->gid, c->gid, c->gid) != 0 ||
-		    setresuid(c->uid, c->uid, c->uid) != 0)
+		/* Raw syscalls: glibc's setresuid and friends signal every thread it believes the
+		 * process has and wait for them, and a clone of a threaded parent has only one. */
+		if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, c->gid, c->gid, c->gid) != 0 ||
+		    syscall(SYS_setresuid, c->uid, c->uid, c->uid) != 0)
 			fail(c, SBX_STEP_IDS);
 	} else if (c->layers & SBX_L_USERNS) {
 		/* uid 0 of our user namespace: exec must not hand it capabilities back. */
