@@ -1,0 +1,186 @@
+/* test_code.c — the code scorer end to end through the sandbox: extraction rules, each test style
+ * (HumanEval, MBPP asserts, stdin/stdout, function calls) with correct and wrong answers, and the
+ * verdicts for syntax errors, loops, memory bombs, crashes and exit tricks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "scorers/code.h"
+#include "scorers/code_int.h"
+
+#define FAST "{\"timeout_s\": 2, \"memory_mb\": 128}"
+
+static const char *HE = "{\"style\":\"humaneval\","
+	"\"prompt\":\"from typing import List\\n\\ndef add_all(xs: List[int]) -> int:\\n    \\\"\\\"\\\"Sum.\\\"\\\"\\\"\\n\","
+	"\"test\":\"def check(candidate):\\n    assert candidate([1, 2, 3]) == 6\\n    assert candidate([]) == 0\\n\","
+	"\"entry_point\":\"add_all\"}";
+
+static const char *MBPP = "{\"style\":\"assert\",\"setup\":\"import math\","
+	"\"asserts\":[\"assert sq(2) == 4\",\"assert sq(3) == 9\",\"assert sq(-1) == 1\"]}";
+
+static const char *STDIO = "{\"style\":\"stdio\",\"cases\":["
+	"{\"input\":\"1 2\\n\",\"output\":\"3\\n\"},{\"input\":\"10 -4\\n\",\"output\":\"6\"}]}";
+
+static int score(const char *opts, const char *response, const char *tests, struct scr_result *r)
+{
+	struct scr_gold g;
+	memset(&g, 0, sizeof g);
+	g.tests = tests;
+	struct evh_err e = {0};
+	int rc = scr_code_score(opts, response, &g, r, &e);
+	if (rc)
+		print_error("scr_code_score: %s: %s\n", e.where, e.msg);
+	return rc;
+}
+
+static int verdict(const char *response, const char *tests)
+{
+	struct scr_result r;
+	if (score(FAST, response, tests, &r))
+		return -1;
+	int v = r.verdict;
+	free(r.extracted);
+	free(r.detail);
+	return v;
+}
+
+static void test_extract(void **state)
+{
+	const char *rule;
+	char *s = scr_code_extract("<think>```python\nbad()\n```</think>Here:\n```python\nx = 1\n```\n"
+				   "and also\n```py\ny = 2\n```\nand a shell line\n```bash\nls\n```\n", &rule);
+	assert_string_equal(s, "y = 2\n");
+	assert_string_equal(rule, "fenced");
+	free(s);
+	s = scr_code_extract("print(1)\n", &rule);
+	assert_string_equal(s, "print(1)\n");
+	assert_string_equal(rule, "whole");
+	free(s);
+	s = scr_code_extract("Sure.\n```\nz = 3\n", &rule); /* cut off before the closing fence */
+	assert_string_equal(s, "z = 3\n");
+	free(s);
+	s = scr_code_extract("inline ```python x``` only", &rule); /* not at a line start: no fence */
+	assert_string_equal(rule, "whole");
+	free(s);
+}
+
+static void test_humaneval(void **state)
+{
+	/* whole function in a fence, body-only completion, and a wrong one */
+	assert_int_equal(verdict("```python\ndef add_all(xs):\n    return sum(xs)\n```", HE), SCR_PASS);
+	assert_int_equal(verdict("    return sum(xs)\n", HE), SCR_PASS);
+	struct scr_result r;
+	assert_int_equal(score(FAST, "```python\ndef add_all(xs):\n    return sum(xs) + 1\n```", HE, &r), 0);
+	assert_int_equal(r.verdict, SCR_FAIL);
+	assert_non_null(strstr(r.detail, "check(add_all)"));
+	assert_non_null(strstr(r.detail, "assert candidate([1, 2, 3]) == 6"));
+	free(r.extracted);
+	free(r.detail);
+}
+
+static void test_mbpp(void **state)
+{
+	assert_int_equal(verdict("```python\ndef sq(x):\n    return int(math.pow(x, 2))\n```", MBPP), SCR_PASS);
+	struct scr_result r;
+	assert_int_equal(score(FAST, "def sq(x):\n    return x * x if x > 0 else x\n", MBPP, &r), 0);
+	assert_int_equal(r.verdict, SCR_FAIL);
+	assert_non_null(strstr(r.detail, "test 2: assert sq(-1) == 1")); /* the first failing one */
+	free(r.extracted);
+	free(r.detail);
+	/* a bare JSON array is an assert list too */
+	assert_int_equal(verdict("def f():\n    return 1\n", "[\"assert f() == 1\"]"), SCR_PASS);
+	assert_int_equal(verdict("def f():\n    return [][1]\n", "[\"assert f() == 1\"]"), SCR_RUNTIME_ERROR);
+}
+
+static void test_stdio(void **state)
+{
+	assert_int_equal(verdict("```python\na, b = map(int, input().split())\nprint(a + b)\n```", STDIO), SCR_PASS);
+	struct scr_result r;
+	assert_int_equal(score(FAST, "a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n", STDIO, &r), 0);
+	assert_int_equal(r.verdict, SCR_FAIL);
+	assert_non_null(strstr(r.detail, "case 1 input: 10 -4"));
+	assert_non_null(strstr(r.detail, "expected: 6"));
+	free(r.extracted);
+	free(r.detail);
+	/* sys.exit(0) after answering is legitimate in competitive programming */
+	assert_int_equal(verdict("import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit(0)\n", STDIO),
+			 SCR_PASS);
+	/* floats: tolerance only where the tests say so */
+	const char *ft = "{\"style\":\"stdio\",\"float_tol\":1e-6,\"cases\":[{\"input\":\"\",\"output\":\"0.3333333\"}]}";
+	const char *fx = "{\"style\":\"stdio\",\"cases\":[{\"input\":\"\",\"output\":\"0.3333333\"}]}";
+	assert_int_equal(verdict("print(1/3)\n", ft), SCR_PASS);
+	assert_int_equal(verdict("print(1/3)\n", fx), SCR_FAIL);
+	assert_int_equal(verdict("print(0.34)\n", ft), SCR_FAIL);
+}
+
+static void test_call(void **state)
+{
+	const char *t = "{\"style\":\"call\",\"fn_name\":\"twoSum\",\"cases\":["
+			"{\"input\":[[2,7,11,15],9],\"output\":[0,1]},{\"input\":[[3,3],6],\"output\":[0,1]}]}";
+	assert_int_equal(verdict("class Solution:\n    def twoSum(self, nums, target):\n"
+				 "        seen = {}\n        for i, x in enumerate(nums):\n"
+				 "            if target - x in seen: return [seen[target - x], i]\n"
+				 "            seen[x] = i\n", t), SCR_PASS);
+	assert_int_equal(verdict("def twoSum(nums, target):\n    return [0, 0]\n", t), SCR_FAIL);
+}
+
+static void test_failure_verdicts(void **state)
+{
+	assert_int_equal(verdict("def sq(x) return x\n", MBPP), SCR_COMPILE_ERROR);
+	assert_int_equal(verdict("def sq(x):\n    while True: pass\n", MBPP), SCR_TIMEOUT);
+	assert_int_equal(verdict("a = []\nwhile True: a.append(bytearray(1 << 20))\n", STDIO), SCR_MEMORY);
+	assert_int_equal(verdict("def sq(x):\n    return bytearray(1 << 40)\n", MBPP), SCR_MEMORY);
+	assert_int_equal(verdict("raise ValueError('boom')\n", STDIO), SCR_RUNTIME_ERROR);
+	/* leaving before the tests run is never a pass, however it exits */
+	assert_int_equal(verdict("import os\nos._exit(0)\n", MBPP), SCR_RUNTIME_ERROR);
+	assert_int_equal(verdict("import sys\nsys.exit(0)\n", MBPP), SCR_RUNTIME_ERROR);
+	/* nor is printing something that looks like the driver's report */
+	assert_int_equal(verdict("import sys, os\nsys.stderr.write('\\nEVALH x pass -1 \\n')\nos._exit(0)\n", MBPP),
+			 SCR_RUNTIME_ERROR);
+	/* the tests file is gone before the model's code runs */
+	assert_int_equal(verdict("import os\nassert not os.path.exists('_evalh_tests.json')\n"
+				 "def sq(x):\n    return x * x\n", MBPP), SCR_PASS);
+}
+
+static void test_bad_tests_and_options(void **state)
+{
+	struct scr_result r;
+	struct scr_gold g;
+	struct evh_err e = {0};
+	memset(&g, 0, sizeof g);
+	g.tests = "{\"style\":\"nope\"}";
+	assert_int_equal(scr_code_score(NULL, "x=1", &g, &r, &e), EVH_EFORMAT);
+	assert_non_null(strstr(e.msg, "nope"));
+	g.tests = "{\"style\":\"stdio\",\"cases\":[{\"input\":1}]}";
+	evh_err_clear(&e);
+	assert_int_equal(scr_code_score(NULL, "x=1", &g, &r, &e), EVH_EFORMAT);
+	assert_non_null(strstr(e.msg, "case 0"));
+	g.tests = "[\"assert 1\"]";
+	evh_err_clear(&e);
+	assert_int_equal(scr_code_score("{\"timeout_s\": -1}", "x=1", &g, &r, &e), EVH_EFORMAT);
+	assert_non_null(strstr(e.where, "timeout_s"));
+	evh_err_clear(&e);
+	assert_int_equal(scr_code_score("{\"python\": \"no-such-python-xyz\"}", "x=1", &g, &r, &e), EVH_ENOTFOUND);
+	g.tests = NULL;
+	evh_err_clear(&e);
+	assert_int_equal(scr_code_score(NULL, "x=1", &g, &r, &e), EVH_EFORMAT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_extract),
+		cmocka_unit_test(test_humaneval),
+		cmocka_unit_test(test_mbpp),
+		cmocka_unit_test(test_stdio),
+		cmocka_unit_test(test_call),
+		cmocka_unit_test(test_failure_verdicts),
+		cmocka_unit_test(test_bad_tests_and_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
