@@ -112,7 +112,7 @@ unit: $(TEST_BIN)
 	done; exit $$fail
 
 e2e: $(B)/evalh packs
-	@fail=0; for t in tests/e2e/*.sh; do \
+	@fail=0; for t in tests/e2e/test_*.sh; do \
 	  [ -f "$$t" ] || continue; echo "== $$t"; \
 	  EVALH=$(abspath $(B)/evalh) sh $$t || { echo "FAILED: $$t"; fail=1; }; \
 	done; exit $$fail
