@@ -378,6 +378,21 @@ static void test_many_files_and_disk_fill(void **state)
 	sbx_result_free(&r);
 }
 
+static void test_recursion_and_proc_snooping(void **state)
+{
+	struct sbx_result r;
+	assert_int_equal(run_py("import sys\nsys.setrecursionlimit(10 ** 7)\n"
+				"def f(n): return f(n + 1) + 1\nf(0)\n", NULL, 5, &r), 0);
+	assert_false(r.exited && r.exit_status == 0); /* a stack overflow kills only the program */
+	sbx_result_free(&r);
+	/* only the sandbox's own processes are visible in /proc */
+	assert_int_equal(run_py("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n",
+				NULL, 5, &r), 0);
+	if (r.isolation & SBX_L_PIDNS)
+		assert_string_equal(r.out, "[2]\n");
+	sbx_result_free(&r);
+}
+
 struct par {
 	int id;
 	int rc;
@@ -471,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_daemon_does_not_survive),
 		cmocka_unit_test(test_kernel_interfaces_refused),
 		cmocka_unit_test(test_many_files_and_disk_fill),
+		cmocka_unit_test(test_recursion_and_proc_snooping),
 		cmocka_unit_test(test_parallel_sandboxes),
 		cmocka_unit_test(test_misuse),
 	};
