@@ -204,14 +204,73 @@ static void stream_piece(struct stream *st, const char *piece, size_t len, int f
 	}
 }
 
+/* Keeps the top_k (id, logit) pairs of one step, largest first: k is small, insertion will do. */
+static void trace_top(struct eng_gen_trace *t, const float *logits, int vocab)
+{
+	int k = t->top_k;
+	int32_t *ids = t->top_ids + t->n * (size_t)k;
+	float *val = t->top_logits + t->n * (size_t)k;
+	int have = 0;
+	for (int v = 0; v < vocab; v++) {
+		if (have == k && logits[v] <= val[k - 1])
+			continue;
+		int j = have < k ? have++ : k - 1;
+		while (j > 0 && val[j - 1] < logits[v]) {
+			val[j] = val[j - 1];
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		val[j] = logits[v];
+		ids[j] = v;
+	}
+}
+
+/* Offset of the first stop string inside text[0..n), searching only where the bytes of the last
+ * piece (piece_len) could have completed one; -1 when none. */
+static long find_stop(const struct eng_gen_input *in, const char *text, size_t n, size_t piece_len)
+{
+	long best = -1;
+	for (size_t i = 0; i < in->n_stop; i++) {
+		size_t ls = strlen(in->stop[i]);
+		if (ls == 0 || ls > n)
+			continue;
+		size_t from = n > ls + piece_len ? n - ls - piece_len : 0;
+		const char *hit = memmem(text + from, n - from, in->stop[i], ls);
+		if (hit && (best < 0 || hit - text < best))
+			best = hit - text;
+	}
+	return best;
+}
+
+void eng_gen_trace_free(struct eng_gen_trace *t)
+{
+	if (!t)
+		return;
+	free(t->prompt_ids);
+	free(t->ids);
+	free(t->top_ids);
+	free(t->top_logits);
+	int k = t->top_k;
+	memset(t, 0, sizeof *t);
+	t->top_k = k;
+}
+
 int eng_chat(struct eng_session *s, const char *system, const char *user, const struct eng_gen_opts *o,
 	     eng_token_cb cb, void *cb_ctx, struct eng_gen_result *out, struct eng_err *err)
+{
+	struct eng_gen_input in = {.system = system, .text = user, .chat = 1};
+	return eng_generate(s, &in, o, cb, cb_ctx, NULL, out, err);
+}
+
+int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const struct eng_gen_opts *o,
+		 eng_token_cb cb, void *cb_ctx, struct eng_gen_trace *trace, struct eng_gen_result *out,
+		 struct eng_err *err)
 {
 	memset(out, 0, sizeof *out);
 	if (err)
 		memset(err, 0, sizeof *err);
-	if (!s || !user)
-		return eng_errf(err, ENG_EMISUSE, "eng_chat: session and user text are required");
+	if (!s || !in || !in->text)
+		return eng_errf(err, ENG_EMISUSE, "eng_generate: session and text are required");
 	struct eng_gen_opts defaults;
 	if (!o) {
 		eng_gen_opts_defaults(&defaults);
@@ -219,14 +278,21 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 	}
 	if (o->max_tokens < 1)
 		return eng_errf(err, ENG_EMISUSE, "max_tokens %d: must be >= 1", o->max_tokens);
+	if (trace && (trace->top_k < 0 || trace->top_k > 64))
+		return eng_errf(err, ENG_EMISUSE, "trace top_k %d: must be 0..64", trace->top_k);
 	const struct eng_model *m = s->m;
 	const struct eng_transformer *tf = m->tf;
 	double t0 = now_s();
-	char *prompt = NULL;
+	char *prompt = NULL, *text = NULL;
 	int32_t *ids = NULL, *gen = NULL;
-	size_t n = 0;
+	size_t n = 0, text_len = 0, text_cap = 0;
+	long stop_at = -1;
 	struct eng_sampler smp = {0};
-	int rc = eng_chat_render(m->tok, m->family, system, user, &prompt, err);
+	int rc = ENG_OK;
+	if (in->chat)
+		rc = eng_chat_render(m->tok, m->family, in->system, in->text, &prompt, err);
+	else if (!(prompt = strdup(in->text)))
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory");
 	if (rc == ENG_OK)
 		rc = eng_tok_encode(m->tok, prompt, strlen(prompt), &ids, &n, err);
 	if (rc == ENG_OK && (n == 0 || n >= (size_t)s->st->max_seq))
@@ -236,6 +302,18 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 		rc = eng_sampler_init(&smp, tf->cfg.vocab_size, o, err);
 	if (rc == ENG_OK && !(gen = malloc((size_t)o->max_tokens * sizeof *gen)))
 		rc = eng_errf(err, ENG_ENOMEM, "out of memory for %d tokens", o->max_tokens);
+	if (rc == ENG_OK && trace) {
+		size_t k = (size_t)trace->top_k, mt = (size_t)o->max_tokens;
+		trace->prompt_ids = malloc(n * sizeof *trace->prompt_ids);
+		trace->ids = malloc(mt * sizeof *trace->ids);
+		trace->top_ids = malloc((k ? k * mt : 1) * sizeof *trace->top_ids);
+		trace->top_logits = malloc((k ? k * mt : 1) * sizeof *trace->top_logits);
+		if (!trace->prompt_ids || !trace->ids || !trace->top_ids || !trace->top_logits)
+			rc = eng_errf(err, ENG_ENOMEM, "out of memory for the trace");
+		else
+			memcpy(trace->prompt_ids, ids, n * sizeof *ids);
+		trace->n_prompt = n;
+	}
 	if (rc)
 		goto done;
 	out->n_prompt = (int)n;
@@ -251,12 +329,14 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 	if (rc)
 		goto done;
 
-	/* Decode until EOS, max_tokens, the context end or the callback says stop. */
+	/* Decode until EOS, a stop string, max_tokens, the context end or the callback says stop. */
 	float *scratch = s->st->logits; /* the sampler may scale logits in place; they are ours */
 	struct stream st = {.cb = cb, .ctx = cb_ctx};
 	int pos = (int)n, ng = 0;
 	out->finish = ENG_FINISH_LENGTH;
 	for (;;) {
+		if (trace && trace->top_k)
+			trace_top(trace, scratch, tf->cfg.vocab_size);
 		int tok = eng_sample(&smp, scratch);
 		if (ng == 0)
 			out->ttft_s = now_s() - t0;
@@ -265,10 +345,31 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 			break;
 		}
 		gen[ng++] = tok;
+		if (trace)
+			trace->ids[trace->n++] = tok;
 		if (tok == m->think_end && out->n_reasoning == 0)
 			out->n_reasoning = ng;
 		size_t plen = 0;
 		const char *piece = eng_tok_piece(m->tok, tok, &plen);
+		if (piece && in->n_stop) {
+			/* Stop strings are matched on the decoded bytes, which may span tokens. */
+			if (text_len + plen + 1 > text_cap) {
+				size_t cap = (text_len + plen + 1) * 2;
+				char *t = realloc(text, cap);
+				if (!t) {
+					rc = eng_errf(err, ENG_ENOMEM, "out of memory");
+					goto done;
+				}
+				text = t;
+				text_cap = cap;
+			}
+			memcpy(text + text_len, piece, plen);
+			text_len += plen;
+			if ((stop_at = find_stop(in, text, text_len, plen)) >= 0) {
+				out->finish = ENG_FINISH_STOP;
+				break;
+			}
+		}
 		if (piece)
 			stream_piece(&st, piece, plen, 0);
 		if (st.stopped) {
@@ -285,16 +386,24 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 	}
 	stream_piece(&st, "", 0, 1);
 	out->n_completion = ng;
-	out->text = eng_tok_decode(m->tok, gen, (size_t)ng, 0);
+	if (stop_at >= 0) {
+		/* The text ends before the stop string, as OpenAI's `stop` does. */
+		out->text = strndup(text, (size_t)stop_at);
+	} else {
+		out->text = eng_tok_decode(m->tok, gen, (size_t)ng, 0);
+	}
 	if (!out->text)
 		rc = eng_errf(err, ENG_ENOMEM, "out of memory decoding %d tokens", ng);
 	out->total_s = now_s() - t0;
 done:
 	eng_sampler_fini(&smp);
 	free(prompt);
+	free(text);
 	free(ids);
 	free(gen);
-	if (rc)
+	if (rc) {
 		eng_gen_result_free(out);
+		eng_gen_trace_free(trace);
+	}
 	return rc;
 }

@@ -81,4 +81,72 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 /* Token count of `text` with the model's tokenizer (no special tokens added); -1 on error. */
 int eng_count_tokens(const struct eng_model *m, const char *text);
 
+/* ---- added for serving (engine/batch.c) ---- */
+
+/* Many requests on one model: a fixed set of slots (one session each, created up front) and a
+ * bounded FIFO of requests waiting for a slot. On the CPU path each slot generates on its own
+ * thread; the GPU path is meant to replace this with continuous batching behind the same calls.
+ * Thread-safe: any thread may submit. */
+struct eng_batch;
+
+struct eng_batch_req {
+	const char *system; /* may be NULL; copied at submit */
+	const char *user;   /* copied at submit */
+	struct eng_gen_opts opts;
+	/* Called first with len 0 when a slot takes the request (return nonzero to skip it: a client
+	 * that left while queued), then with each piece as eng_chat's callback. Runs on a slot thread. */
+	eng_token_cb on_token;
+	/* Called exactly once per accepted request, on a slot thread: rc and err as eng_chat's, res
+	 * NULL when the request was skipped. res is borrowed for the call. */
+	void (*on_done)(void *ctx, int rc, const struct eng_gen_result *res, const struct eng_err *err);
+	void *ctx;
+};
+
+/* n_slots sessions (1..1024) and at most max_queue waiting requests (0..1000000). On failure *out
+ * is NULL. The model must outlive the batch. */
+int eng_batch_create(struct eng_model *m, int n_slots, int max_queue, struct eng_batch **out, struct eng_err *err);
+/* Queues a request; ENG_ELIMIT (nothing queued, no callback) when max_queue requests already wait. */
+int eng_batch_submit(struct eng_batch *b, const struct eng_batch_req *rq, struct eng_err *err);
+/* Requests generating now and waiting now. */
+void eng_batch_counts(struct eng_batch *b, int *running, int *queued);
+int eng_batch_slots(const struct eng_batch *b);
+/* Runs what is queued to its end (make it stop through on_token first), joins the slot threads,
+ * frees the sessions. NULL allowed. */
+void eng_batch_free(struct eng_batch *b);
+
+/* Added (multi-GPU, issue 11): a collective failed, timed out or another rank gave up. */
+enum { ENG_ECOMM = 9 };
+
+/* ---- raw prompts, stop strings, traces (engine/engine.c) ---- */
+
+/* What to generate from: `text` through the chat template as the user turn (chat = 1, as eng_chat),
+ * or as a raw prompt (chat = 0; special tokens written inline are matched). Generation also ends at
+ * the first of the `stop` strings, which the returned text then ends before (OpenAI's `stop`). */
+struct eng_gen_input {
+	const char *system; /* chat only; may be NULL */
+	const char *text;
+	int chat;
+	const char *const *stop; /* kept for the call; may be NULL */
+	size_t n_stop;
+};
+
+/* Per-step record for `evalh generate --json`: set top_k (0..64) before the call; the arrays are
+ * malloc'd by eng_generate and released with eng_gen_trace_free. top_ids/top_logits hold top_k
+ * entries per generated step (the raw logits before sampling), largest first. */
+struct eng_gen_trace {
+	int top_k;
+	int32_t *prompt_ids;
+	size_t n_prompt;
+	int32_t *ids; /* generated ids, EOS excluded */
+	size_t n;
+	int32_t *top_ids;
+	float *top_logits;
+};
+void eng_gen_trace_free(struct eng_gen_trace *t); /* keeps top_k; NULL allowed */
+
+/* eng_chat generalised: raw or chat input, stop strings, optional trace (NULL for none). */
+int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const struct eng_gen_opts *o,
+		 eng_token_cb cb, void *cb_ctx, struct eng_gen_trace *trace, struct eng_gen_result *out,
+		 struct eng_err *err);
+
 #endif
