@@ -72,23 +72,37 @@ static int run_py(const char *src, const char *in, double wall, struct sbx_resul
 	return rc;
 }
 
-/* Processes whose uid is one a sandbox gives (root runs) — none may outlive its run. */
+static long parent_of(long pid)
+{
+	char path[64], line[256];
+	long pp = 0;
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "PPid:", 5) == 0)
+			pp = strtol(line + 5, NULL, 10);
+	if (f)
+		fclose(f);
+	return pp;
+}
+
+/* Processes descending from this test program — none may outlive a run (other programs on the
+ * host, other test programs' sandboxes included, are not counted). */
 static int sandbox_procs_alive(void)
 {
 	DIR *d = opendir("/proc");
+	long self = (long)getpid();
 	int n = 0;
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		char path[300], line[256];
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-		FILE *f = fopen(path, "r");
-		while (f && fgets(line, sizeof line, f))
-			if (strncmp(line, "Uid:", 4) == 0 && strtoul(line + 4, NULL, 10) >= 0x30000000u)
+		long pid = strtol(e->d_name, NULL, 10);
+		for (long p = parent_of(pid), hops = 0; p > 1 && hops < 64; p = parent_of(p), hops++)
+			if (p == self) {
 				n++;
-		if (f)
-			fclose(f);
+				break;
+			}
 	}
 	if (d)
 		closedir(d);
@@ -322,21 +336,51 @@ static void test_binary_garbage(void **state)
 	sbx_result_free(&r);
 }
 
+/* A process anywhere on the host whose command line holds `marker`. */
+static int marker_alive(const char *marker)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[300], buf[4096];
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "r");
+		size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+		if (f)
+			fclose(f);
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] == 0)
+				buf[i] = ' ';
+		buf[len] = 0;
+		n += strstr(buf, marker) != NULL;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void test_daemon_does_not_survive(void **state)
 {
+	char marker[64], src[1024];
+	snprintf(marker, sizeof marker, "evalh-daemon-%d", (int)getpid());
+	snprintf(src, sizeof src,
+		 "import os, sys, time\n"
+		 "if os.fork() == 0:\n"
+		 "    os.setsid()\n"
+		 "    if os.fork() == 0:\n"
+		 "        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', '%s'])\n"
+		 "    os._exit(0)\n"
+		 "time.sleep(0.3)\nprint('parent done')\n", marker);
 	struct sbx_result r;
-	assert_int_equal(run_py("import os, time\n"
-				"if os.fork() == 0:\n"
-				"    os.setsid()\n"
-				"    if os.fork() == 0:\n"
-				"        time.sleep(60); os._exit(0)\n"
-				"    os._exit(0)\n"
-				"time.sleep(0.2)\nprint('parent done')\n",
-				NULL, 5, &r), 0);
+	assert_int_equal(run_py(src, NULL, 5, &r), 0);
 	assert_string_equal(r.out, "parent done\n");
 	assert_false(r.timed_out); /* the run ends with the program, not with its daemon */
 	sbx_result_free(&r);
 	assert_int_equal(sandbox_procs_alive(), 0);
+	assert_int_equal(marker_alive(marker), 0);
 }
 
 static void test_kernel_interfaces_refused(void **state)
