@@ -35,5 +35,7 @@ int evh_cli_long(const char *opt, const char *s, long lo, long hi, long *out, st
 int evh_cmd_run(int argc, char **argv);
 int evh_cmd_list(int argc, char **argv);
 int evh_cmd_pack(int argc, char **argv);
+int evh_cmd_tokenize(int argc, char **argv);
+int evh_cmd_generate(int argc, char **argv);
 
 #endif

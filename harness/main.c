@@ -18,6 +18,9 @@ static const char usage_text[] =
 	"      [--timeout SEC] [--max-attempts n] [--models FILE] [--system TEXT]\n"
 	"  list models|tasks [--models FILE]\n"
 	"  pack build DIR -o ARCHIVE | inspect ARCHIVE | validate ARCHIVE... | gen-arith -o DIR [--seed s] [--n n]\n"
+	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"
+	"  generate --model M (--prompt TEXT | --chat TEXT) [--max-tokens n] [--temperature t] [--seed s]\n"
+	"      [--stop STR] [--json]        run the built-in engine once\n"
 	"  report RUN_DIR... -o OUT_DIR     Markdown + HTML report with gnuplot charts\n"
 	"  gate --baseline RUN --candidate RUN [--alpha a] [--max-drop pts]\n"
 	"  version\n"
@@ -41,6 +44,10 @@ int main(int argc, char **argv)
 		return evh_cmd_list(argc - 1, argv + 1);
 	if (strcmp(cmd, "pack") == 0)
 		return evh_cmd_pack(argc - 1, argv + 1);
+	if (strcmp(cmd, "tokenize") == 0)
+		return evh_cmd_tokenize(argc - 1, argv + 1);
+	if (strcmp(cmd, "generate") == 0)
+		return evh_cmd_generate(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return evh_report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "gate") == 0)

@@ -120,6 +120,12 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 	double t0 = evh_now();
 	int rc = eng_chat(s, rq->system, rq->user, &o, stop_on_cancel, NULL, &g, &ee);
 	session_put(c, s);
+	/* A cancel stops generation through the callback, which eng_chat reports as a normal stop: the
+	 * partial answer must not be scored. */
+	if (!rc && evh_provider_cancelled()) {
+		eng_gen_result_free(&g);
+		return evh_err_fail(err, EVH_ENET, "engine", "request cancelled");
+	}
 	if (rc) {
 		eng_gen_result_free(&g);
 		return evh_err_fail(err, map_code(rc), "engine", "%s", ee.msg[0] ? ee.msg : eng_strerror(rc));
