@@ -91,7 +91,8 @@ struct eng_batch;
 
 struct eng_batch_req {
 	const char *system; /* may be NULL; copied at submit */
-	const char *user;   /* copied at submit */
+	const char *user;   /* the user turn, or the whole prompt when raw; copied at submit */
+	int raw;            /* 1: `user` is a raw prompt (eng_generate with chat = 0) */
 	struct eng_gen_opts opts;
 	/* Called first with len 0 when a slot takes the request (return nonzero to skip it: a client
 	 * that left while queued), then with each piece as eng_chat's callback. Runs on a slot thread. */
