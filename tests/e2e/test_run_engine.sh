@@ -2,13 +2,15 @@
 # End to end on the built-in engine: the embedded tiny-arith model solves the arith pack with a
 # chain of thought, its reasoning is kept apart from the answer, and engine time is priced.
 . "$(dirname "$0")/lib.sh"
-"$EVALH" run --model tiny-arith --tasks arith --limit 12 --concurrency 2 --out "$TMP/eng" --quiet
+# 200 generated questions, greedy (issue 5: at least 95%; the fixture README measured 100% with
+# transformers on held-out questions).
+"$EVALH" run --model tiny-arith --tasks arith --limit 200 --concurrency 2 --out "$TMP/eng" --quiet
 check "engine run exits 0" [ $? -eq 0 ]
-check "12 samples" [ "$(wc -l <"$TMP/eng/samples.jsonl")" -eq 12 ]
-# The fixture README measured 100% greedy with transformers; allow one slip in twelve.
-check "accuracy >= 11/12" python3 -c "
+check "200 samples" [ "$(wc -l <"$TMP/eng/samples.jsonl")" -eq 200 ]
+check "accuracy >= 95% on 200" python3 -c "
 import json,sys; j=json.load(open('$TMP/eng/summary.json'))['overall']
-sys.exit(0 if j['correct'] >= 11 and j['scored'] == 12 else 1)"
+print('  tiny-arith: %d/%d correct' % (j['correct'], j['scored']))
+sys.exit(0 if j['correct'] >= 190 and j['scored'] == 200 else 1)"
 check "reasoning kept apart, answer boxed, tokens counted" python3 -c "
 import json,sys
 for d in map(json.loads, open('$TMP/eng/samples.jsonl')):
