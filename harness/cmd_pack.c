@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness/cli.h"
+#include "harness/presets.h"
 #include "harness/registry.h"
 #include "tasks/pack.h"
 
@@ -68,6 +69,10 @@ int evh_cmd_list(int argc, char **argv)
 		evh_registry_free(reg);
 		return EVH_EXIT_OK;
 	}
+	if (what && strcmp(what, "presets") == 0) {
+		evh_presets_print(stdout);
+		return EVH_EXIT_OK;
+	}
 	if (what && strcmp(what, "tasks") == 0) {
 		char dirs[PATH_MAX * 2], packs_dir[PATH_MAX];
 		evh_cli_packs_dir(packs_dir, sizeof packs_dir);
@@ -79,7 +84,7 @@ int evh_cmd_list(int argc, char **argv)
 			list_packs_in(d);
 		return EVH_EXIT_OK;
 	}
-	fprintf(stderr, "evalh list: expected \"models\" or \"tasks\"\n");
+	fprintf(stderr, "evalh list: expected \"models\", \"tasks\" or \"presets\"\n");
 	return EVH_EXIT_USAGE;
 }
 

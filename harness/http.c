@@ -107,7 +107,43 @@ struct xfer {
 	int mode;    /* 0 undecided, 1 streamed, 2 buffered */
 	int cb_rc;   /* code on_data or the buffer returned */
 	int saw_retry_after;
+	double ratelimit_reset; /* longest x-ratelimit-reset-* wait, -1 when none */
 };
+
+/* OpenAI's x-ratelimit-reset-requests / -tokens: a Go-style duration ("1s", "6m0s", "20ms",
+ * "1h2m3.5s"); a bare number is seconds. Returns -1 when unreadable. */
+static double parse_duration(const char *p, const char *end)
+{
+	double total = 0;
+	int any = 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (p < end && *p != '\r' && *p != '\n') {
+		char *e;
+		double v = strtod(p, &e);
+		if (e == p || e > end)
+			return -1;
+		p = e;
+		any = 1;
+		if (p + 1 < end && p[0] == 'm' && p[1] == 's') {
+			total += v / 1000;
+			p += 2;
+		} else if (p < end && *p == 'h') {
+			total += v * 3600;
+			p++;
+		} else if (p < end && *p == 'm') {
+			total += v * 60;
+			p++;
+		} else if (p < end && *p == 's') {
+			total += v;
+			p++;
+		} else {
+			total += v;
+			break;
+		}
+	}
+	return any ? total : -1;
+}
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
@@ -116,6 +152,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	x->last_rx = evh_http_now();
 	if (len >= 12 && !strncasecmp(p, "retry-after:", 12))
 		x->saw_retry_after = 1;
+	if (len >= 19 && !strncasecmp(p, "x-ratelimit-reset-", 18)) {
+		const char *colon = memchr(p, ':', len);
+		double d = colon ? parse_duration(colon + 1, p + len) : -1;
+		if (d > x->ratelimit_reset)
+			x->ratelimit_reset = d;
+	}
 	if ((len == 2 && p[0] == '\r') || (len == 1 && p[0] == '\n'))
 		x->res->t_headers = x->last_rx - x->t0;
 	return len;
@@ -207,7 +249,7 @@ int evh_http_post(struct evh_http_pool *p, const struct evh_http_req *rq, struct
 	}
 
 	char ebuf[CURL_ERROR_SIZE] = "";
-	struct xfer x = {.rq = rq, .res = res, .h = h};
+	struct xfer x = {.rq = rq, .res = res, .h = h, .ratelimit_reset = -1};
 	x.t0 = x.last_rx = evh_http_now();
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -255,6 +297,9 @@ int evh_http_post(struct evh_http_pool *p, const struct evh_http_req *rq, struct
 	curl_off_t ra = -1;
 	if (x.saw_retry_after && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0)
 		res->retry_after_s = (double)ra; /* curl parses both delta-seconds and HTTP dates */
+	/* Without Retry-After, OpenAI-style reset headers say when the limit window reopens. */
+	if (res->retry_after_s < 0 && x.ratelimit_reset >= 0 && (status == 429 || status == 503))
+		res->retry_after_s = x.ratelimit_reset;
 	snprintf(res->detail, sizeof res->detail, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	release(p, h);

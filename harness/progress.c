@@ -19,6 +19,7 @@ void evh_progress_init(struct evh_progress *p, FILE *out, size_t total, int quie
 	p->total = total;
 	p->started = evh_now();
 	p->last_print = 0;
+	p->concurrency = 0;
 }
 
 void evh_progress_update(struct evh_progress *p, size_t done, size_t correct, size_t scored, size_t errors,
@@ -34,9 +35,12 @@ void evh_progress_update(struct evh_progress *p, size_t done, size_t correct, si
 		return;
 	p->last_print = now;
 	double eta = done > 0 && done < p->total ? el / (double)done * (double)(p->total - done) : 0;
-	fprintf(p->out, "%s%zu/%zu  acc %.1f%%  err %zu  %.0f tok/s  $%.4f  ETA %.0fs%s", p->tty ? "\r\033[K" : "", done,
-		p->total, scored ? 100.0 * (double)correct / (double)scored : 0.0, errors,
-		el > 0 ? (double)tokens_out / el : 0.0, cost_usd, eta, p->tty ? "" : "\n");
+	char conc[32] = "";
+	if (p->concurrency > 0)
+		snprintf(conc, sizeof conc, "  conc %d", p->concurrency);
+	fprintf(p->out, "%s%zu/%zu  acc %.1f%%  err %zu  %.0f tok/s  $%.4f%s  ETA %.0fs%s", p->tty ? "\r\033[K" : "",
+		done, p->total, scored ? 100.0 * (double)correct / (double)scored : 0.0, errors,
+		el > 0 ? (double)tokens_out / el : 0.0, cost_usd, conc, eta, p->tty ? "" : "\n");
 	fflush(p->out);
 }
 

@@ -12,6 +12,7 @@ struct evh_progress {
 	size_t total;
 	double started;   /* monotonic seconds */
 	double last_print;
+	int concurrency;  /* current adaptive limit on requests in flight, shown when > 0 */
 };
 
 void evh_progress_init(struct evh_progress *p, FILE *out, size_t total, int quiet);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "harness/aimd.h"
 #include "harness/http.h"
 #include "harness/sse.h"
 #include "harness/util/buf.h"
@@ -23,6 +24,7 @@ struct oa {
 	struct evh_provider prov;
 	struct evh_http_pool *pool;
 	char *url;      /* base_url + "/chat/completions" */
+	char *base;     /* base_url without trailing '/': the key of the endpoint's limiter (aimd.h) */
 	char *model_id;
 	char *key_env;  /* NULL: no key */
 	int stream;
@@ -42,6 +44,7 @@ static void oa_free(struct evh_provider *p)
 	struct oa *o = p->ctx;
 	evh_http_pool_free(o->pool);
 	free(o->url);
+	free(o->base);
 	free(o->model_id);
 	free(o->key_env);
 	cJSON_Delete(o->extra);
@@ -68,7 +71,8 @@ int evh_openai_create(const struct evh_openai_cfg *cfg, struct evh_provider **ou
 	size_t bl = strlen(cfg->base_url);
 	while (bl && cfg->base_url[bl - 1] == '/')
 		bl--;
-	if (!(o->url = malloc(bl + sizeof "/chat/completions")) || !(o->model_id = strdup(cfg->model_id)) ||
+	if (!(o->url = malloc(bl + sizeof "/chat/completions")) || !(o->base = strndup(cfg->base_url, bl)) ||
+	    !(o->model_id = strdup(cfg->model_id)) ||
 	    (cfg->api_key_env && *cfg->api_key_env && !(o->key_env = strdup(cfg->api_key_env)))) {
 		rc = evh_err_fail(err, EVH_ENOMEM, NULL, "openai provider: out of memory");
 		goto fail;
@@ -135,6 +139,9 @@ static char *build_body(const struct oa *o, const struct evh_request *rq)
 		ok = cJSON_AddTrueToObject(b, "stream") && (so = cJSON_AddObjectToObject(b, "stream_options")) &&
 		     cJSON_AddTrueToObject(so, "include_usage");
 	}
+	/* OpenAI's reasoning models refuse max_tokens beside max_completion_tokens. */
+	if (ok && o->extra && cJSON_HasObjectItem(o->extra, "max_completion_tokens"))
+		cJSON_DeleteItemFromObjectCaseSensitive(b, "max_tokens");
 	for (cJSON *e = o->extra ? o->extra->child : NULL; ok && e; e = e->next) {
 		cJSON *d = cJSON_Duplicate(e, 1);
 		ok = d != NULL;
@@ -566,7 +573,11 @@ static int oa_complete(struct evh_provider *p, const struct evh_request *rq, str
 		acc_init(&a, o);
 		evh_http_res_init(&res);
 		evh_err_clear(&last);
+		/* The endpoint's adaptive limit counts attempts, not requests: one waiting out a backoff
+		 * holds no slot. */
+		int slot = evh_aimd_acquire(o->base);
 		enum verdict v = attempt(&a, o, body, hdrs, &res, &last);
+		evh_aimd_release(slot, res.status, res.retry_after_s);
 		resp->attempts = k;
 		resp->http_status = res.status;
 		if (v == DONE) {

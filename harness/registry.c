@@ -31,6 +31,17 @@ static const struct {
 	 0},
 };
 
+/* OpenAI's reasoning models (o1, o3, o4-mini, gpt-5...) take max_completion_tokens, not max_tokens
+ * (OpenAI API reference, "Create chat completion"). */
+static int is_openai_reasoning(const char *id)
+{
+	if (!id)
+		return 0;
+	if (id[0] == 'o' && id[1] >= '1' && id[1] <= '9' && (id[2] == '\0' || id[2] == '-'))
+		return 1;
+	return !strncmp(id, "gpt-5", 5);
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -122,6 +133,7 @@ static int load_builtins(struct evh_registry *r, const char *datadir)
 		m.temperature = builtins[i].temperature;
 		m.top_p = builtins[i].top_p;
 		m.max_tokens = builtins[i].max_tokens;
+		m.openai_reasoning = !strcmp(m.provider, "openai") && is_openai_reasoning(m.model_id);
 		m.builtin = 1;
 		if (!m.name || !m.provider || registry_put(r, &m) != EVH_OK) {
 			evh_model_fini(&m);
@@ -152,6 +164,12 @@ static int parse_entry(const cJSON *o, const char *where, struct evh_model *m, s
 		goto fail;
 	if (!m->model_id && (rc = evh_json_str(o, "model", 0, &m->model_id, where, err)))
 		goto fail;
+	const cJSON *orz = cJSON_GetObjectItemCaseSensitive(o, "openai_reasoning");
+	if (orz && !cJSON_IsBool(orz)) {
+		rc = evh_err_fail(err, EVH_EFORMAT, where, "openai_reasoning: expected true or false");
+		goto fail;
+	}
+	m->openai_reasoning = orz ? cJSON_IsTrue(orz) : is_openai_reasoning(m->model_id);
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "sampling");
 	if (s) {
 		double mt = 0;
@@ -298,6 +316,7 @@ int evh_registry_resolve(const struct evh_registry *r, const char *spec, struct 
 		out->provider = strdup("openai");
 		out->model_id = strndup(spec + 7, (size_t)(at - spec - 7));
 		out->base_url = strdup(at + 1);
+		out->openai_reasoning = is_openai_reasoning(out->model_id);
 		/* Local servers (vLLM, llama.cpp) usually take no key: send OPENAI_API_KEY only when set. */
 		if (getenv("OPENAI_API_KEY"))
 			out->api_key_env = strdup("OPENAI_API_KEY");

@@ -24,6 +24,7 @@ struct evh_model {
 	double temperature; /* default sampling; < 0 = unset */
 	double top_p;       /* < 0 = unset */
 	int max_tokens;     /* <= 0 = unset */
+	int openai_reasoning; /* OpenAI o-series / gpt-5: max_completion_tokens instead of max_tokens */
 	int builtin;
 };
 

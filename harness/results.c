@@ -37,6 +37,19 @@ void evh_hash_hex(const char *s, char out[17])
 	snprintf(out, 17, "%016llx", evh_hash64(s, strlen(s), 0xcbf29ce484222325ULL));
 }
 
+const char *evh_sample_state(int error_code, const char *finish_reason)
+{
+	if (error_code)
+		return error_code == EVH_ETIMEOUT ? "timeout" : "error";
+	if (!finish_reason)
+		return "ok";
+	if (!strcmp(finish_reason, "length") || !strcmp(finish_reason, "max_tokens"))
+		return "truncated";
+	if (!strcmp(finish_reason, "content_filter") || !strcmp(finish_reason, "refusal"))
+		return "refused";
+	return "ok";
+}
+
 static char *make_key(const char *task, const char *item, int sample)
 {
 	size_t n = strlen(task) + strlen(item) + 32;
@@ -250,6 +263,7 @@ static char *sample_json(const struct evh_sample *s)
 		cJSON_AddBoolToObject(o, "correct", s->correct);
 	add_str(o, "detail", s->detail);
 	add_str(o, "finish_reason", s->finish_reason);
+	cJSON_AddStringToObject(o, "state", s->state ? s->state : evh_sample_state(s->error_code, s->finish_reason));
 	cJSON_AddNumberToObject(o, "tokens_in", (double)s->tokens_in);
 	cJSON_AddNumberToObject(o, "tokens_out", (double)s->tokens_out);
 	cJSON_AddNumberToObject(o, "tokens_reasoning", (double)s->tokens_reasoning);

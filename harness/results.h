@@ -14,6 +14,7 @@ struct evh_sample {
 	char prompt_hash[17];
 	const char *gold, *response, *reasoning, *extracted, *rule, *finish_reason, *detail;
 	const char *verdict;    /* scorer verdict name; NULL when the request failed */
+	const char *state;      /* evh_sample_state(); NULL: derived from error_code and finish_reason */
 	int correct;            /* 1, 0; -1 when not scored */
 	long tokens_in, tokens_out, tokens_reasoning, tokens_cached;
 	int tokens_estimated;
@@ -40,6 +41,12 @@ size_t evh_results_loaded(const struct evh_results *r);
 
 /* Appends one line and flushes it to the kernel before returning. Thread-safe. */
 int evh_results_append(struct evh_results *r, const struct evh_sample *s, struct evh_err *err);
+
+/* The state of a finished sample, one of "ok", "truncated" (the token cap ended it: finish reason
+ * "length" or Anthropic's "max_tokens"; still scored, and flagged), "refused" ("content_filter",
+ * "refusal"; scored as it stands), "error" (no usable response after retries), "timeout" (likewise,
+ * ended by a timeout or stall). Static strings. */
+const char *evh_sample_state(int error_code, const char *finish_reason);
 
 /* 64-bit FNV-1a as 16 hex digits: identifies prompts in records (not a security hash). */
 void evh_hash_hex(const char *s, char out[17]);

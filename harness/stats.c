@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/results.h"
 #include "harness/util/buf.h"
 #include "harness/util/json.h"
 
@@ -36,11 +37,16 @@ double evh_percentile(const double *v, size_t n, double q)
 	return v[i] + (v[i + 1] - v[i]) * f;
 }
 
+/* Sample states, in the order summary.json lists them (results.h: evh_sample_state). */
+enum state { ST_OK, ST_TRUNCATED, ST_REFUSED, ST_ERROR, ST_TIMEOUT, ST_N };
+static const char *const state_names[ST_N] = {"ok", "truncated", "refused", "error", "timeout"};
+
 /* One record as the summary needs it. */
 struct rec {
 	char *task, *item, *extracted;
 	size_t seq; /* line number: later lines replace earlier ones */
 	int sample, scored, correct, no_answer, truncated, error, estimated;
+	int state; /* enum state */
 	double ttft, total, cost;
 	long tin, tout, treason;
 };
@@ -88,7 +94,17 @@ static int rec_from_json(const cJSON *o, struct rec *r)
 	r->correct = r->scored && cJSON_IsTrue(c);
 	const char *verdict = jstr(o, "verdict"), *fin = jstr(o, "finish_reason");
 	r->no_answer = verdict && strcmp(verdict, "no_answer") == 0;
-	r->truncated = fin && strcmp(fin, "length") == 0;
+	/* Lines written before states existed carry none: derive it as the writer would have. */
+	const char *st = jstr(o, "state");
+	if (!st) {
+		const char *code = jstr(er, "code");
+		st = r->error ? (code && !strcmp(code, "timeout") ? "timeout" : "error") : evh_sample_state(0, fin);
+	}
+	r->state = ST_OK;
+	for (int k = 0; k < ST_N; k++)
+		if (!strcmp(st, state_names[k]))
+			r->state = k;
+	r->truncated = r->state == ST_TRUNCATED;
 	r->estimated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "tokens_estimated"));
 	r->ttft = jnum(o, "ttft_s");
 	r->total = jnum(o, "total_s");
@@ -190,7 +206,7 @@ static cJSON *aggregate(const struct rec *v, size_t n)
 	long tin = 0, tout = 0, treason = 0;
 	double cost = 0, busy = 0, item_acc_sum = 0, item_acc_sq = 0, cons = 0, passk_sum = 0;
 	int estimated = 0;
-	size_t scored_items = 0;
+	size_t scored_items = 0, states[ST_N] = {0}, correct_ok = 0;
 	double *ttft = malloc((n + 1) * sizeof *ttft), *total = malloc((n + 1) * sizeof *total);
 	size_t nt = 0;
 	if (!ttft || !total) {
@@ -207,6 +223,8 @@ static cJSON *aggregate(const struct rec *v, size_t n)
 		size_t c = 0, s = 0;
 		for (size_t t = i; t < j; t++) {
 			const struct rec *r = &v[t];
+			states[r->state]++;
+			correct_ok += r->state == ST_OK && r->correct;
 			if (r->error) {
 				errors++;
 				continue;
@@ -273,6 +291,17 @@ static cJSON *aggregate(const struct rec *v, size_t n)
 	cJSON_AddNumberToObject(o, "no_answer", (double)no_answer);
 	cJSON_AddNumberToObject(o, "truncated", (double)truncated);
 	cJSON_AddNumberToObject(o, "accuracy", acc);
+	/* Every sample counted (errors, timeouts and truncations as failures) against only those that
+	 * ended on their own: far apart, a token cap or the endpoint decided the score, not the model. */
+	cJSON_AddNumberToObject(o, "samples", (double)n);
+	cJSON *so = cJSON_AddObjectToObject(o, "states");
+	for (int k = 0; k < ST_N; k++)
+		cJSON_AddNumberToObject(so, state_names[k], (double)states[k]);
+	cJSON_AddNumberToObject(o, "truncation_rate", n ? (double)states[ST_TRUNCATED] / (double)n : 0);
+	cJSON_AddNumberToObject(o, "error_rate", n ? (double)(states[ST_ERROR] + states[ST_TIMEOUT]) / (double)n : 0);
+	cJSON_AddNumberToObject(o, "accuracy_all", n ? (double)correct / (double)n : 0);
+	cJSON_AddNumberToObject(o, "accuracy_completed",
+				states[ST_OK] ? (double)correct_ok / (double)states[ST_OK] : 0);
 	cJSON *ci = cJSON_AddArrayToObject(o, "ci95");
 	cJSON_AddItemToArray(ci, cJSON_CreateNumber(lo));
 	cJSON_AddItemToArray(ci, cJSON_CreateNumber(hi));

@@ -28,6 +28,17 @@ that exact model string, then behaves; without xN it always misbehaves. Tokens:
   wrong       answer arithmetic wrongly (N + 1)
   split       write the stream in 3-byte pieces      crlf  SSE lines end in CRLF
   keepalive   SSE comment lines between events       slow=S  wait S s before the first chunk
+  402 422     reply with that status (402: DeepSeek's "Insufficient Balance")
+  after=K     with a status token: behave for the first K requests of this model, then misbehave
+  until=M     with a status token: behave again from request M+1 on (the cause was "fixed")
+  inflight=N  429 whenever more than N requests (of any model) are in flight, else behave
+  length      finish_reason "length" (Anthropic: stop_reason "max_tokens")
+  filter      finish_reason "content_filter" (Anthropic: stop_reason "refusal")
+Anthropic Messages API on POST .../messages (x-api-key, anthropic-version): the same scenarios;
+  {"thinking": {"type": "enabled", "budget_tokens": N}} adds a thinking block before the text;
+  streamed as message_start, content_block_start/delta/stop (thinking_delta, signature_delta,
+  text_delta), ping, message_delta (stop_reason, usage.output_tokens), message_stop.
+  errevent  streaming: an `event: error` (overloaded_error) after the first text delta
 Answers: "What is A + B?" / "A - B" / "A * B" -> "The answer is \\boxed{N}."; else "I do not know."
 Usage (when sent): prompt_tokens = characters of system + user, completion_tokens = characters of
 content + reasoning, reasoning_tokens = characters of reasoning, cached_tokens = 7.
@@ -44,6 +55,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 COUNTS = {}
 LOG = None
+IN_FLIGHT = [0]
 
 
 def parse_scenario(model):
@@ -63,7 +75,18 @@ def parse_scenario(model):
             tok = m.group(1)
         k, _, v = tok.partition("=")
         active[k] = v
+    if ("after" in active and n <= int(active["after"])) or ("until" in active and n > int(active["until"])):
+        for code in STATUS_MSG:
+            active.pop(code, None)
+    active["_n"] = n
     return active
+
+
+STATUS_MSG = {"429": "Rate limit reached for requests", "500": "internal failure",
+              "502": "bad gateway", "503": "overloaded", "400": "max_tokens is too large",
+              "401": "Incorrect API key provided: %s", "402": "Insufficient Balance",
+              "403": "forbidden model", "404": "The model does not exist",
+              "422": "Unprocessable Entity: temperature must be at most 2"}
 
 
 def answer_for(messages, wrong):
@@ -79,6 +102,14 @@ def answer_for(messages, wrong):
     if wrong:
         n += 1
     return "The answer is \\boxed{%d}." % n
+
+
+def finish_of(sc, anthropic=False):
+    if "length" in sc:
+        return "max_tokens" if anthropic else "length"
+    if "filter" in sc:
+        return "refusal" if anthropic else "content_filter"
+    return "end_turn" if anthropic else "stop"
 
 
 def prompt_chars(messages):
@@ -130,23 +161,40 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         model = body.get("model") if isinstance(body, dict) else None
-        if LOG:
-            rec = {"path": self.path, "model": model,
-                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
-            with LOCK, open(LOG, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        with LOCK:
+            IN_FLIGHT[0] += 1
+            crowded = IN_FLIGHT[0]
+        try:
+            if LOG:
+                rec = {"path": self.path, "model": model, "in_flight": crowded,
+                       "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                with LOCK, open(LOG, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+            self.route(body, model, crowded)
+        finally:
+            with LOCK:
+                IN_FLIGHT[0] -= 1
+
+    def route(self, body, model, crowded):
+        anthropic = self.path.rstrip("/").endswith("/messages")
+        if not anthropic and not self.path.rstrip("/").endswith("/chat/completions"):
             return self.send_json(404, {"error": {"message": "no route " + self.path}})
         if not isinstance(body, dict):
             return self.send_json(400, {"error": {"message": "body is not a JSON object"}})
         try:
-            self.complete(body, parse_scenario(model))
+            sc = parse_scenario(model)
+            if "inflight" in sc and crowded > int(sc["inflight"]):
+                sc["429"] = ""
+            if anthropic:
+                self.anthropic(body, sc)
+            else:
+                self.complete(body, sc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
     # -- behaviour
     def complete(self, body, sc):
-        for code in ("429", "500", "502", "503", "400", "401", "403", "404"):
+        for code in STATUS_MSG:
             if code in sc:
                 extra = []
                 if "ra" in sc:
@@ -154,11 +202,9 @@ class Handler(BaseHTTPRequestHandler):
                 if "radate" in sc:
                     extra.append(("Retry-After", email.utils.formatdate(
                         time.time() + float(sc["radate"]), usegmt=True)))
-                msg = {"429": "Rate limit reached for requests", "500": "internal failure",
-                       "502": "bad gateway", "503": "overloaded",
-                       "400": "max_tokens is too large",
-                       "401": "Incorrect API key provided: %s" % self.headers.get("Authorization", ""),
-                       "403": "forbidden model", "404": "The model does not exist"}[code]
+                msg = STATUS_MSG[code]
+                if code == "401":
+                    msg = msg % self.headers.get("Authorization", "")
                 return self.send_json(int(code), {"error": {"message": msg, "type": "fake", "code": code}},
                                       extra)
         if "html" in sc:
@@ -217,7 +263,7 @@ class Handler(BaseHTTPRequestHandler):
         if reasoning and reasoning_field:
             msg[reasoning_field] = reasoning
         resp = {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                "model": model, "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}
+                "model": model, "choices": [{"index": 0, "message": msg, "finish_reason": finish_of(sc)}]}
         if usage:
             resp["usage"] = usage
         self.send_json(200, resp)
@@ -256,13 +302,89 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
         if "trunc" not in sc:
-            self.event(ch({}, "stop"), sc)
+            self.event(ch({}, finish_of(sc)), sc)
             if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
                 self.event(dict(base, choices=[], usage=usage), sc)
             if "nodone" not in sc:
                 self.chunk(b"data: [DONE]\n\n", sc)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def anthropic_methods():
+    def anthropic(self, body, sc):
+        for code in STATUS_MSG:
+            if code in sc:
+                kind = {"429": "rate_limit_error", "529": "overloaded_error", "401": "authentication_error",
+                        "402": "billing_error", "403": "permission_error", "404": "not_found_error"}.get(
+                            code, "api_error" if code.startswith("5") else "invalid_request_error")
+                extra = [("Retry-After", sc["ra"])] if "ra" in sc else []
+                return self.send_json(int(code), {"type": "error", "error": {"type": kind, "message": STATUS_MSG[code]
+                                                                              .replace("%s", "")}}, extra)
+        msgs = body.get("messages")
+        system = body.get("system") if isinstance(body.get("system"), str) else ""
+        content = answer_for(msgs, "wrong" in sc)
+        thinking = ""
+        th = body.get("thinking")
+        if isinstance(th, dict) and th.get("type") == "enabled":
+            thinking = "Let me think. I add the numbers carefully."
+        usage_in = prompt_chars(msgs) + len(system)
+        out_chars = len(content) + len(thinking)
+        stop = finish_of(sc, True)
+        model = body.get("model")
+        if "slow" in sc:
+            time.sleep(float(sc["slow"]))
+        blocks = []
+        if thinking:
+            blocks.append({"type": "thinking", "thinking": thinking, "signature": "c2lnbmF0dXJl"})
+        blocks.append({"type": "text", "text": content})
+        if not body.get("stream"):
+            return self.send_json(200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                                        "content": blocks, "stop_reason": stop, "stop_sequence": None,
+                                        "usage": {"input_tokens": usage_in, "output_tokens": out_chars,
+                                                  "cache_read_input_tokens": 7}})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def ev(name, obj):
+            self.chunk(("event: %s\ndata: %s\n\n" % (name, json.dumps(obj))).encode(), sc)
+        ev("message_start", {"type": "message_start", "message": {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "usage": {"input_tokens": usage_in, "output_tokens": 1,
+                                           "cache_read_input_tokens": 7}}})
+        i = 0
+        if thinking:
+            ev("content_block_start", {"type": "content_block_start", "index": i,
+                                       "content_block": {"type": "thinking", "thinking": ""}})
+            for w in re.findall(r"\S+\s*", thinking):
+                ev("content_block_delta", {"type": "content_block_delta", "index": i,
+                                           "delta": {"type": "thinking_delta", "thinking": w}})
+            ev("content_block_delta", {"type": "content_block_delta", "index": i,
+                                       "delta": {"type": "signature_delta", "signature": "c2ln"}})
+            ev("content_block_stop", {"type": "content_block_stop", "index": i})
+            i += 1
+        ev("ping", {"type": "ping"})
+        ev("content_block_start", {"type": "content_block_start", "index": i,
+                                   "content_block": {"type": "text", "text": ""}})
+        for k, w in enumerate(re.findall(r"\s*\S+", content) or [content]):
+            ev("content_block_delta", {"type": "content_block_delta", "index": i,
+                                       "delta": {"type": "text_delta", "text": w}})
+            if "errevent" in sc and k == 0:
+                ev("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                self.wfile.write(b"0\r\n\r\n")
+                return
+        ev("content_block_stop", {"type": "content_block_stop", "index": i})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                             "usage": {"output_tokens": out_chars}})
+        ev("message_stop", {"type": "message_stop"})
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+    return anthropic
+
+
+Handler.anthropic = anthropic_methods()
 
 
 class Server(ThreadingHTTPServer):
