@@ -1,19 +1,25 @@
 /* forward_deepseek_v3.c — one token through DeepSeek-V3 (inference/model.py Transformer.forward,
  * with the HF transformers modeling_deepseek_v3 details the references were made with): MLA
  * attention in its absorbed form, caching only the latent and the rope key; dense MLP for the
- * first_k_dense_replace layers, then the sigmoid group-limited MoE with shared experts. */
+ * first_k_dense_replace layers, then the sigmoid group-limited MoE with shared experts.
+ * On a rank of a split model (t->part) the same steps run on its heads, rows and experts, and the
+ * partial sums meet in the all_reduce calls model.py makes (RowParallelLinear, MoE, embed) and
+ * the all_gather after the head. */
 #include <math.h>
 #include <string.h>
 
+#include "engine/comm.h"
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 
-/* MLA.forward (attn_impl "absorb") for the token at pos; in: xb (dim,), out: xb2 (dim,). */
+/* MLA.forward (attn_impl "absorb") for the token at pos, on this rank's heads (wq_b, wkv_b column
+ * parallel; wq_a, wkv_a and the latent cache whole on every rank); in: xb (dim,), out: xb2 (dim,),
+ * the partial sum of wo (row parallel) until the caller's all_reduce. */
 static void mla(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
 {
 	const struct eng_config *c = &t->cfg;
-	const int H = c->num_attention_heads, nope = c->qk_nope_head_dim, rd = c->qk_rope_head_dim;
+	const int H = t->part.n_heads, nope = c->qk_nope_head_dim, rd = c->qk_rope_head_dim;
 	const int qhd = c->qk_head_dim, vd = c->v_head_dim, R = c->kv_lora_rank;
 	const float *cos = s->rope_cos + (size_t)pos * (rd / 2), *sin = s->rope_sin + (size_t)pos * (rd / 2);
 
@@ -140,7 +146,10 @@ static void moe_gate(const struct eng_transformer *t, struct eng_state *s, const
 	}
 }
 
-/* MoE.forward: routed experts weighted by the gate, plus shared_experts; in xb, out xb2. */
+/* MoE.forward: routed experts weighted by the gate, plus shared_experts; in xb, out xb2. Every
+ * rank routes alike (the gate is whole everywhere) and runs the chosen experts it holds; the
+ * shared experts are added by the ep_rank 0 group only, so that the caller's all_reduce over the
+ * world counts them once. */
 static void moe(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L)
 {
 	const int dim = t->cfg.hidden_size;
@@ -148,41 +157,66 @@ static void moe(const struct eng_transformer *t, struct eng_state *s, const stru
 	for (int i = 0; i < dim; i++)
 		s->xb2[i] = 0.0f;
 	for (int k = 0; k < t->cfg.num_experts_per_tok; k++) {
-		eng_swiglu_mlp(s->pool, s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
+		const struct eng_mlp *e = &L->experts[s->topk_idx[k]];
+		if (!e->w1.w) /* another rank's expert */
+			continue;
+		eng_swiglu_mlp(s->pool, s->moe_out, e, s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->xb2[i] += s->topk_w[k] * s->moe_out[i];
 	}
-	if (L->shared_experts.w1.w) {
+	if (L->shared_experts.w1.w && t->part.shared_on) {
 		eng_swiglu_mlp(s->pool, s->moe_out, &L->shared_experts, s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
 			s->xb2[i] += s->moe_out[i];
 	}
 }
 
-void eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags)
+int eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm,
+			    int token, int pos, int flags, struct eng_err *err)
 {
 	const struct eng_config *c = &t->cfg;
+	const struct eng_part *P = &t->part;
+	struct eng_comm *tp = cm ? cm->tp : NULL, *world = cm ? cm->world : NULL;
 	const int dim = c->hidden_size;
-	memcpy(s->x, t->w.embed + (size_t)token * dim, (size_t)dim * sizeof(float)); /* embed */
+	int rc;
+	/* embed (ParallelEmbedding): the rank holding the token's row copies it, the others give 0 */
+	if (token >= P->vocab0 && token < P->vocab0 + P->n_vocab)
+		memcpy(s->x, t->w.embed + (size_t)(token - P->vocab0) * dim, (size_t)dim * sizeof(float));
+	else
+		memset(s->x, 0, (size_t)dim * sizeof(float));
+	if ((rc = eng_comm_all_reduce(tp, s->x, (size_t)dim, err)))
+		return rc;
 	for (int l = 0; l < c->num_hidden_layers; l++) {
 		const struct eng_layer *L = &t->w.layers[l];
 		/* x = x + attn(attn_norm(x)) */
 		eng_rmsnorm(s->xb, s->x, L->attn_norm, dim, c->rms_norm_eps);
 		mla(t, s, L, l, pos);
+		if ((rc = eng_comm_all_reduce(tp, s->xb2, (size_t)dim, err))) /* wo is RowParallelLinear */
+			return rc;
 		for (int i = 0; i < dim; i++)
 			s->x[i] += s->xb2[i];
 		/* x = x + ffn(ffn_norm(x)); ffn = MLP for the first_k_dense_replace layers, MoE after */
 		eng_rmsnorm(s->xb, s->x, L->ffn_norm, dim, c->rms_norm_eps);
-		if (L->moe)
+		if (L->moe) {
 			moe(t, s, L);
-		else
+			rc = eng_comm_all_reduce(world, s->xb2, (size_t)dim, err); /* MoE.forward all_reduce */
+		} else {
 			eng_swiglu_mlp(s->pool, s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
+			rc = eng_comm_all_reduce(tp, s->xb2, (size_t)dim, err); /* MLP.w2 is RowParallelLinear */
+		}
+		if (rc)
+			return rc;
 		for (int i = 0; i < dim; i++)
 			s->x[i] += s->xb2[i];
 	}
 	eng_rmsnorm(s->x, s->x, t->w.norm, dim, c->rms_norm_eps); /* norm */
 	if (!(flags & ENG_FF_KV_ONLY)) {
-		const struct eng_linear head = {.w = t->w.head, .out = c->vocab_size, .in = dim};
-		eng_pool_linear(s->pool, s->logits, &head, s->x); /* head */
+		/* head (ColumnParallelLinear over the vocabulary), then all_gather of the slices */
+		const struct eng_linear head = {.w = t->w.head, .out = P->n_vocab, .in = dim};
+		float *mine = s->logits + (size_t)P->tp_rank * P->vocab_pad;
+		eng_pool_linear(s->pool, mine, &head, s->x);
+		if ((rc = eng_comm_all_gather(tp, mine, s->logits, (size_t)P->vocab_pad, err)))
+			return rc;
 	}
+	return ENG_OK;
 }

@@ -61,6 +61,30 @@ void eng_config_rope(const struct eng_config *c, double *inv_freq, double *attn_
 /* Does layer l use the MoE block (else the dense MLP)? */
 int eng_config_layer_moe(const struct eng_config *c, int l);
 
+/* Which slice of the model one rank holds (parallel.c decides it). Ranks form a tp x ep grid,
+ * world rank = ep_rank * tp + tp_rank. As DeepSeek-V3 model.py: attention heads, dense MLP rows,
+ * each routed expert's rows and the shared experts' rows are split over the tp ranks
+ * (ColumnParallel in, RowParallel out), embed and head rows over the tp ranks; routed experts are
+ * split over the ep ranks, and the tp groups of different ep ranks hold the same dense slices.
+ * The whole model is tp = ep = 1 with every range full. */
+struct eng_part {
+	int tp, tp_rank, ep, ep_rank;
+	int head0, n_heads;             /* query heads (MLA and GQA) */
+	int kv_head0, n_kv_heads;       /* GQA key/value heads the local query heads read */
+	int inter0, n_inter;            /* dense MLP intermediate rows */
+	int moe_inter0, n_moe_inter;    /* each held routed expert's intermediate rows */
+	int shared_inter0, n_shared_inter; /* shared experts' intermediate rows */
+	int shared_on;                  /* adds the shared experts to the sum (ep_rank 0: once per token) */
+	int expert0, n_experts;         /* routed experts held */
+	int vocab0, n_vocab, vocab_pad; /* embed / head rows; vocab_pad = ceil(vocab / tp) */
+};
+
+/* One rank's communicators for the forward pass (not owned): tp reduces attention and dense MLP
+ * outputs and gathers the head, world reduces the MoE output. NULL: that group is this rank alone. */
+struct eng_comms {
+	struct eng_comm *tp, *world;
+};
+
 struct eng_linear {
 	const float *w; /* (out, in) */
 	const float *b; /* (out) or NULL */
@@ -107,13 +131,28 @@ struct eng_transformer {
 	struct eng_config cfg;
 	struct eng_weights w;
 	float *arena;
-	size_t n_params; /* floats in arena = parameters */
+	size_t n_params; /* floats in arena = parameters (a split model: all ranks together) */
 	struct eng_mlp *experts_pool;
+	struct eng_part part;   /* the slice held here (whole model: tp = ep = 1) */
+	struct eng_split *split; /* non-NULL: a model split over ranks in this process (parallel_run.c);
+				  * this struct then holds no weights and eng_forward drives the ranks */
 };
 
 /* Loads config.json and the safetensors of `dir` (tokenizer not touched). FP8 weights are
  * dequantized with their 128x128 weight_scale_inv, BF16/F16 widened; all into one allocation. */
 int eng_transformer_load(const char *dir, struct eng_transformer **out, struct eng_err *err);
+
+/* One rank's slice (eng_part_plan(tp, ep, rank)): only that slice is converted from the mapping
+ * and held. tp < 1 loads the whole model. The rank's state must get its communicators
+ * (s->comm) before eng_forward. */
+int eng_transformer_load_part(const char *dir, int tp, int ep, int rank, struct eng_transformer **out,
+			      struct eng_err *err);
+
+/* The whole model split over tp x ep ranks in this process, one thread per rank, the ranks'
+ * communicators made with the CPU backend (comm "cpu") or NCCL over devices 0.. ("nccl").
+ * eng_state_create / eng_forward on it drive every rank and return rank 0's logits. */
+int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm, int timeout_ms,
+			       struct eng_transformer **out, struct eng_err *err);
 void eng_transformer_free(struct eng_transformer *t); /* NULL allowed */
 
 /* Activations and KV cache for one sequence of at most max_seq tokens (llama2.c RunState).
@@ -139,8 +178,11 @@ struct eng_state {
 	int *topk_idx;         /* (num_experts_per_tok) */
 	float *topk_w;         /* (num_experts_per_tok) */
 	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), attention factor included */
-	float *logits;         /* (vocab) */
+	float *logits;         /* (vocab) of the whole model; (tp * vocab_pad) on a rank, gathered there */
 	struct eng_pool *pool; /* matmul threads, NULL = the caller's thread only */
+	struct eng_comms comm; /* this rank's groups (set by the caller; zero: one rank) */
+	struct eng_err err;    /* why the last eng_forward returned NULL */
+	struct eng_split_state *split; /* the ranks' states of a split model (parallel_run.c) */
 };
 
 int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_state **out, struct eng_err *err);
@@ -153,11 +195,22 @@ int eng_state_threads(struct eng_state *s, int n_threads, struct eng_err *err);
 enum { ENG_FF_KV_ONLY = 1 }; /* prompt step whose logits nobody reads: skip the head */
 
 /* Runs token at position pos (0 <= pos < s->max_seq; positions < pos must have been run on this
- * state). Returns s->logits, or NULL (without touching s) when token or pos is out of range. */
+ * state). Returns s->logits, or NULL when token or pos is out of range (s untouched) or a
+ * collective failed (s->err says why; the state is then unusable). */
 const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
 
-/* The family forwards eng_forward dispatches to (forward_*.c). */
-void eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
-void eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
+/* The family forwards eng_forward dispatches to (forward_*.c): one rank's part of the step,
+ * reducing over cm's groups where model.py does (cm NULL or its groups NULL: a single rank). */
+int eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm,
+			    int token, int pos, int flags, struct eng_err *err);
+int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm, int token,
+		    int pos, int flags, struct eng_err *err);
+
+/* Split models (parallel_run.c): state of every rank, and one step driven on all of them. */
+int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct eng_state *s, struct eng_err *err);
+void eng_split_state_free(struct eng_state *s);
+int eng_split_threads(struct eng_state *s, int n_threads, struct eng_err *err);
+const float *eng_split_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
+void eng_split_free(struct eng_split *sp);
 
 #endif

@@ -1,5 +1,6 @@
 /* state.c — the per-sequence run state (activations, KV cache, RoPE tables), sized once from the
- * config (llama2.c malloc_run_state), and eng_forward, which picks the family's forward. */
+ * config and the rank's slice (llama2.c malloc_run_state), and eng_forward, which picks the
+ * family's forward (or drives the ranks of a split model, parallel_run.c). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@ void eng_state_free(struct eng_state *s)
 		free(*bufs[i]);
 	free(s->topk_idx);
 	eng_pool_free(s->pool);
+	eng_split_state_free(s);
 	free(s);
 }
 
@@ -38,11 +40,21 @@ int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_st
 	if (!s)
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
 	s->max_seq = max_seq;
-	int dim = c->hidden_size, H = c->num_attention_heads, L = c->num_hidden_layers;
+	if (t->split) {
+		int rc = eng_split_state_create(t, max_seq, s, err);
+		if (rc) {
+			eng_state_free(s);
+			return rc;
+		}
+		*out = s;
+		return ENG_OK;
+	}
+	const struct eng_part *P = &t->part;
+	int dim = c->hidden_size, H = P->n_heads, L = c->num_hidden_layers;
 	int mla = c->arch == ENG_ARCH_DEEPSEEK_V3;
 	size_t head = (size_t)imax(c->qk_head_dim, c->head_dim), vhead = (size_t)imax(c->v_head_dim, c->head_dim);
-	size_t kvd = (size_t)c->num_key_value_heads * c->head_dim;
-	size_t ffn = (size_t)imax(c->intermediate_size, c->moe_intermediate_size * imax(1, c->n_shared_experts));
+	size_t kvd = (size_t)P->n_kv_heads * c->head_dim;
+	size_t ffn = (size_t)imax(P->n_inter, imax(P->n_moe_inter, P->n_shared_inter));
 	size_t E = (size_t)imax(1, c->n_routed_experts);
 	/* MLA caches the normed latent and the roped key (model.py kv_cache / pe_cache); GQA caches
 	 * k and v in the same two buffers. */
@@ -71,7 +83,7 @@ int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_st
 	s->topk_w = calloc(E, sizeof(float));
 	s->rope_cos = calloc((size_t)max_seq * (c->rope_dim / 2), sizeof(float));
 	s->rope_sin = calloc((size_t)max_seq * (c->rope_dim / 2), sizeof(float));
-	s->logits = calloc((size_t)c->vocab_size, sizeof(float));
+	s->logits = calloc((size_t)P->tp * P->vocab_pad, sizeof(float)); /* all ranks' slices gathered */
 	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_a || !s->kv_a || !s->q_abs || !s->att_lat || !s->att_out ||
 	    !s->att || !s->k || !s->v || !s->kv_cache || !s->pe_cache || !s->hb || !s->hb2 || !s->moe_out ||
 	    !s->scores || !s->scores_choice || !s->group_scores || !s->topk_idx || !s->topk_w || !s->rope_cos ||
@@ -101,6 +113,8 @@ int eng_state_threads(struct eng_state *s, int n_threads, struct eng_err *err)
 {
 	if (n_threads < 1 || n_threads > 256)
 		return eng_errf(err, ENG_EMISUSE, "threads %d: must be 1..256", n_threads);
+	if (s->split)
+		return eng_split_threads(s, n_threads, err);
 	eng_pool_free(s->pool);
 	s->pool = NULL;
 	if (n_threads > 1 && !(s->pool = eng_pool_create(n_threads)))
@@ -112,9 +126,9 @@ const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, i
 {
 	if (token < 0 || token >= t->cfg.vocab_size || pos < 0 || pos >= s->max_seq)
 		return NULL;
-	if (t->cfg.arch == ENG_ARCH_DEEPSEEK_V3)
-		eng_forward_deepseek_v3(t, s, token, pos, flags);
-	else
-		eng_forward_gqa(t, s, token, pos, flags);
-	return s->logits;
+	if (t->split)
+		return eng_split_forward(t, s, token, pos, flags);
+	int rc = t->cfg.arch == ENG_ARCH_DEEPSEEK_V3 ? eng_forward_deepseek_v3(t, s, &s->comm, token, pos, flags, &s->err)
+						     : eng_forward_gqa(t, s, &s->comm, token, pos, flags, &s->err);
+	return rc == ENG_OK ? s->logits : NULL;
 }

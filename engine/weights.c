@@ -2,7 +2,9 @@
  * One walk over the model's tensor names runs twice: the first pass checks every tensor (present,
  * shape, dtype, block scales) and counts floats, the second fills the single allocation. FP8
  * e4m3 weights are multiplied by their weight_scale_inv block (DeepSeek-V3 kernel.py
- * weight_dequant); BF16/F16 are widened. */
+ * weight_dequant); BF16/F16 are widened. A rank of a split model (struct eng_part) converts only its
+ * slice: rows of column-parallel weights, columns of row-parallel ones, its own experts; the rest
+ * of the mapping is never touched. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +12,13 @@
 
 #include "engine/err.h"
 #include "engine/model.h"
+#include "engine/parallel.h"
 #include "engine/safetensors.h"
 
 struct loader {
 	const struct eng_st *st;
 	const struct eng_config *c;
+	const struct eng_part *p;
 	const char *dir;
 	int fill;     /* 0: check and count, 1: convert into arena */
 	float *arena;
@@ -61,19 +65,26 @@ static float *take(struct loader *ld, size_t n)
 	return p;
 }
 
-/* A 1-D float tensor (norm weight, bias, router bias) of n elements. */
-static const float *vec(struct loader *ld, const char *name, int n)
+/* Elements [start, start + len) of a 1-D float tensor (norm weight, bias, router bias) of n. */
+static const float *vec_part(struct loader *ld, const char *name, int n, int start, int len)
 {
 	const struct eng_st_tensor *t = need(ld, name, n, -1);
 	if (!t)
 		return NULL;
-	float *p = take(ld, (size_t)n);
+	float *p = take(ld, (size_t)len);
 	if (p)
-		eng_st_to_f32(t->dtype, t->data, (size_t)n, p);
+		eng_st_to_f32(t->dtype, (const char *)t->data + (size_t)start * eng_dtype_size(t->dtype), (size_t)len, p);
 	return p;
 }
 
-static const float *mat(struct loader *ld, const char *name, int out, int in)
+static const float *vec(struct loader *ld, const char *name, int n)
+{
+	return vec_part(ld, name, n, 0, n);
+}
+
+/* Rows [r0, r0 + nr) x columns [c0, c0 + nc) of the (out, in) weight `name`, dequantized with the
+ * block scales of their global positions. */
+static const float *mat_part(struct loader *ld, const char *name, int out, int in, int r0, int nr, int c0, int nc)
 {
 	const struct eng_st_tensor *t = need(ld, name, out, in);
 	if (!t)
@@ -88,10 +99,16 @@ static const float *mat(struct loader *ld, const char *name, int out, int in)
 		if (!s)
 			return NULL;
 	}
-	float *p = take(ld, (size_t)out * in);
+	float *p = take(ld, (size_t)nr * nc);
 	if (!p)
 		return NULL;
-	eng_st_to_f32(t->dtype, t->data, (size_t)out * in, p);
+	size_t es = eng_dtype_size(t->dtype);
+	if (nc == in) /* whole rows: one contiguous run */
+		eng_st_to_f32(t->dtype, (const char *)t->data + (size_t)r0 * in * es, (size_t)nr * in, p);
+	else
+		for (int i = 0; i < nr; i++)
+			eng_st_to_f32(t->dtype, (const char *)t->data + ((size_t)(r0 + i) * in + c0) * es, (size_t)nc,
+				      p + (size_t)i * nc);
 	if (s) {
 		/* weight_dequant: w[i][j] *= scale_inv[i / 128][j / 128] */
 		float *scale = malloc((size_t)sn * sk * sizeof *scale);
@@ -100,20 +117,41 @@ static const float *mat(struct loader *ld, const char *name, int out, int in)
 			return NULL;
 		}
 		eng_st_to_f32(s->dtype, s->data, (size_t)sn * sk, scale);
-		for (int i = 0; i < out; i++)
-			for (int j = 0; j < in; j++)
-				p[(size_t)i * in + j] *= scale[(i / bn) * sk + j / bk];
+		for (int i = 0; i < nr; i++)
+			for (int j = 0; j < nc; j++)
+				p[(size_t)i * nc + j] *= scale[((r0 + i) / bn) * sk + (c0 + j) / bk];
 		free(scale);
 	}
 	return p;
 }
 
-static struct eng_linear linear(struct loader *ld, const char *prefix, int out, int in, int bias)
+static const float *mat(struct loader *ld, const char *name, int out, int in)
+{
+	return mat_part(ld, name, out, in, 0, out, 0, in);
+}
+
+/* ColumnParallelLinear: output rows [r0, r0 + nr) of (out, in), with their bias. */
+static struct eng_linear linear_col(struct loader *ld, const char *prefix, int out, int in, int r0, int nr, int bias)
 {
 	char name[512];
-	struct eng_linear l = {.out = out, .in = in};
+	struct eng_linear l = {.out = nr, .in = in};
 	snprintf(name, sizeof name, "%s.weight", prefix);
-	l.w = mat(ld, name, out, in);
+	l.w = mat_part(ld, name, out, in, r0, nr, 0, in);
+	if (bias) {
+		snprintf(name, sizeof name, "%s.bias", prefix);
+		l.b = vec_part(ld, name, out, r0, nr);
+	}
+	return l;
+}
+
+/* RowParallelLinear: input columns [c0, c0 + nc); the bias, when asked, is the whole one (the
+ * caller asks on one rank only, so the sum over ranks adds it once). */
+static struct eng_linear linear_row(struct loader *ld, const char *prefix, int out, int in, int c0, int nc, int bias)
+{
+	char name[512];
+	struct eng_linear l = {.out = out, .in = nc};
+	snprintf(name, sizeof name, "%s.weight", prefix);
+	l.w = mat_part(ld, name, out, in, 0, out, c0, nc);
 	if (bias) {
 		snprintf(name, sizeof name, "%s.bias", prefix);
 		l.b = vec(ld, name, out);
@@ -121,23 +159,30 @@ static struct eng_linear linear(struct loader *ld, const char *prefix, int out, 
 	return l;
 }
 
-static struct eng_mlp mlp(struct loader *ld, const char *prefix, int dim, int inter)
+static struct eng_linear linear(struct loader *ld, const char *prefix, int out, int in, int bias)
+{
+	return linear_col(ld, prefix, out, in, 0, out, bias);
+}
+
+/* MLP / Expert with intermediate rows [i0, i0 + ni): w1, w3 column parallel, w2 row parallel. */
+static struct eng_mlp mlp(struct loader *ld, const char *prefix, int dim, int inter, int i0, int ni)
 {
 	char name[512];
 	struct eng_mlp m;
 	snprintf(name, sizeof name, "%s.gate_proj", prefix);
-	m.w1 = linear(ld, name, inter, dim, 0);
+	m.w1 = linear_col(ld, name, inter, dim, i0, ni, 0);
 	snprintf(name, sizeof name, "%s.down_proj", prefix);
-	m.w2 = linear(ld, name, dim, inter, 0);
+	m.w2 = linear_row(ld, name, dim, inter, i0, ni, 0);
 	snprintf(name, sizeof name, "%s.up_proj", prefix);
-	m.w3 = linear(ld, name, inter, dim, 0);
+	m.w3 = linear_col(ld, name, inter, dim, i0, ni, 0);
 	return m;
 }
 
 static void load_layer(struct loader *ld, int l, struct eng_layer *L)
 {
 	const struct eng_config *c = ld->c;
-	int dim = c->hidden_size, H = c->num_attention_heads;
+	const struct eng_part *P = ld->p;
+	int dim = c->hidden_size, H = c->num_attention_heads, h0 = P->head0, Hl = P->n_heads;
 	char p[256], name[512];
 	snprintf(p, sizeof p, "model.layers.%d", l);
 #define NAME(fmt) (snprintf(name, sizeof name, "%s." fmt, p), name)
@@ -147,22 +192,27 @@ static void load_layer(struct loader *ld, int l, struct eng_layer *L)
 		if (c->q_lora_rank) {
 			L->wq_a = linear(ld, NAME("self_attn.q_a_proj"), c->q_lora_rank, dim, 0);
 			L->q_norm = vec(ld, NAME("self_attn.q_a_layernorm.weight"), c->q_lora_rank);
-			L->wq_b = linear(ld, NAME("self_attn.q_b_proj"), H * c->qk_head_dim, c->q_lora_rank, 0);
+			L->wq_b = linear_col(ld, NAME("self_attn.q_b_proj"), H * c->qk_head_dim, c->q_lora_rank,
+					     h0 * c->qk_head_dim, Hl * c->qk_head_dim, 0);
 		} else {
-			L->wq = linear(ld, NAME("self_attn.q_proj"), H * c->qk_head_dim, dim, 0);
+			L->wq = linear_col(ld, NAME("self_attn.q_proj"), H * c->qk_head_dim, dim, h0 * c->qk_head_dim,
+					   Hl * c->qk_head_dim, 0);
 		}
 		L->wkv_a = linear(ld, NAME("self_attn.kv_a_proj_with_mqa"), c->kv_lora_rank + c->qk_rope_head_dim, dim, 0);
 		L->kv_norm = vec(ld, NAME("self_attn.kv_a_layernorm.weight"), c->kv_lora_rank);
-		L->wkv_b = linear(ld, NAME("self_attn.kv_b_proj"), H * (c->qk_nope_head_dim + c->v_head_dim),
-				  c->kv_lora_rank, 0);
-		L->wo = linear(ld, NAME("self_attn.o_proj"), dim, H * c->v_head_dim, 0);
+		int kvb = c->qk_nope_head_dim + c->v_head_dim;
+		L->wkv_b = linear_col(ld, NAME("self_attn.kv_b_proj"), H * kvb, c->kv_lora_rank, h0 * kvb, Hl * kvb, 0);
+		L->wo = linear_row(ld, NAME("self_attn.o_proj"), dim, H * c->v_head_dim, h0 * c->v_head_dim,
+				   Hl * c->v_head_dim, 0);
 	} else {
 		int hd = c->head_dim, kvd = c->num_key_value_heads * hd;
-		L->wq = linear(ld, NAME("self_attn.q_proj"), H * hd, dim, c->attention_bias);
-		L->wk = linear(ld, NAME("self_attn.k_proj"), kvd, dim, c->attention_bias);
-		L->wv = linear(ld, NAME("self_attn.v_proj"), kvd, dim, c->attention_bias);
+		int kv0 = P->kv_head0 * hd, nkv = P->n_kv_heads * hd;
+		L->wq = linear_col(ld, NAME("self_attn.q_proj"), H * hd, dim, h0 * hd, Hl * hd, c->attention_bias);
+		L->wk = linear_col(ld, NAME("self_attn.k_proj"), kvd, dim, kv0, nkv, c->attention_bias);
+		L->wv = linear_col(ld, NAME("self_attn.v_proj"), kvd, dim, kv0, nkv, c->attention_bias);
 		/* qwen2's bias is on q/k/v only; llama's attention_bias also covers o_proj */
-		L->wo = linear(ld, NAME("self_attn.o_proj"), dim, H * hd, c->attention_bias && c->arch == ENG_ARCH_LLAMA);
+		L->wo = linear_row(ld, NAME("self_attn.o_proj"), dim, H * hd, h0 * hd, Hl * hd,
+				   c->attention_bias && c->arch == ENG_ARCH_LLAMA && P->tp_rank == 0);
 		if (c->qk_norm) {
 			L->q_norm = vec(ld, NAME("self_attn.q_norm.weight"), hd);
 			L->k_norm = vec(ld, NAME("self_attn.k_norm.weight"), hd);
@@ -170,7 +220,7 @@ static void load_layer(struct loader *ld, int l, struct eng_layer *L)
 	}
 	L->moe = eng_config_layer_moe(c, l);
 	if (!L->moe) {
-		L->mlp = mlp(ld, NAME("mlp"), dim, c->intermediate_size);
+		L->mlp = mlp(ld, NAME("mlp"), dim, c->intermediate_size, P->inter0, P->n_inter);
 		return;
 	}
 	int E = c->n_routed_experts;
@@ -178,35 +228,41 @@ static void load_layer(struct loader *ld, int l, struct eng_layer *L)
 	/* The correction bias is read from the checkpoint, not inferred from the model size. */
 	if (c->arch == ENG_ARCH_DEEPSEEK_V3 && eng_st_find(ld->st, NAME("mlp.gate.e_score_correction_bias")))
 		L->gate_bias = vec(ld, name, E);
-	for (int e = 0; e < E; e++) {
+	for (int e = P->expert0; e < P->expert0 + P->n_experts; e++) { /* other ranks' experts stay zero */
 		char ep[300];
 		snprintf(ep, sizeof ep, "%s.mlp.experts.%d", p, e);
-		struct eng_mlp m = mlp(ld, ep, dim, c->moe_intermediate_size);
+		struct eng_mlp m = mlp(ld, ep, dim, c->moe_intermediate_size, P->moe_inter0, P->n_moe_inter);
 		if (L->experts)
 			L->experts[e] = m;
 	}
 	if (c->n_shared_experts)
-		L->shared_experts = mlp(ld, NAME("mlp.shared_experts"), dim, c->moe_intermediate_size * c->n_shared_experts);
+		L->shared_experts = mlp(ld, NAME("mlp.shared_experts"), dim, c->moe_intermediate_size * c->n_shared_experts,
+					P->shared_inter0, P->n_shared_inter);
 #undef NAME
 }
 
 static void load_all(struct loader *ld, struct eng_transformer *t)
 {
 	const struct eng_config *c = ld->c;
-	t->w.embed = mat(ld, "model.embed_tokens.weight", c->vocab_size, c->hidden_size);
+	const struct eng_part *P = ld->p;
+	/* embed and head: vocabulary rows [vocab0, vocab0 + n_vocab) (model.py ParallelEmbedding) */
+	t->w.embed = mat_part(ld, "model.embed_tokens.weight", c->vocab_size, c->hidden_size, P->vocab0, P->n_vocab, 0,
+			      c->hidden_size);
 	for (int l = 0; l < c->num_hidden_layers; l++)
 		load_layer(ld, l, &t->w.layers[l]);
 	t->w.norm = vec(ld, "model.norm.weight", c->hidden_size);
 	if (c->tie_word_embeddings && !eng_st_find(ld->st, "lm_head.weight"))
 		t->w.head = t->w.embed;
 	else
-		t->w.head = mat(ld, "lm_head.weight", c->vocab_size, c->hidden_size);
+		t->w.head = mat_part(ld, "lm_head.weight", c->vocab_size, c->hidden_size, P->vocab0, P->n_vocab, 0,
+				     c->hidden_size);
 }
 
 void eng_transformer_free(struct eng_transformer *t)
 {
 	if (!t)
 		return;
+	eng_split_free(t->split);
 	free(t->arena);
 	free(t->experts_pool);
 	free(t->w.layers);
@@ -214,6 +270,12 @@ void eng_transformer_free(struct eng_transformer *t)
 }
 
 int eng_transformer_load(const char *dir, struct eng_transformer **out, struct eng_err *err)
+{
+	return eng_transformer_load_part(dir, 0, 0, 0, out, err);
+}
+
+int eng_transformer_load_part(const char *dir, int tp, int ep, int rank, struct eng_transformer **out,
+			      struct eng_err *err)
 {
 	*out = NULL;
 	char path[4096];
@@ -231,6 +293,12 @@ int eng_transformer_load(const char *dir, struct eng_transformer **out, struct e
 	if ((rc = eng_st_open_dir(dir, &st, err)) != ENG_OK)
 		goto fail;
 	const struct eng_config *c = &t->cfg;
+	if (tp < 1)
+		eng_part_whole(c, &t->part);
+	else if ((rc = eng_part_plan(c, tp, ep, rank, &t->part, err)) != ENG_OK) {
+		eng_st_close(st);
+		goto fail;
+	}
 	t->w.layers = calloc((size_t)c->num_hidden_layers, sizeof *t->w.layers);
 	size_t n_exp = (size_t)c->num_hidden_layers * (size_t)c->n_routed_experts;
 	t->experts_pool = calloc(n_exp ? n_exp : 1, sizeof *t->experts_pool);
@@ -239,7 +307,7 @@ int eng_transformer_load(const char *dir, struct eng_transformer **out, struct e
 		eng_st_close(st);
 		goto fail;
 	}
-	struct loader ld = {.st = st, .c = c, .dir = dir, .err = err};
+	struct loader ld = {.st = st, .c = c, .p = &t->part, .dir = dir, .err = err};
 	load_all(&ld, t); /* pass 1: check and count */
 	if (ld.rc == ENG_OK) {
 		t->arena = malloc(ld.off * sizeof(float));

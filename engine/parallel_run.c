@@ -1,0 +1,298 @@
+/* parallel_run.c — a model split over tp x ep ranks inside this process, one thread per rank (the
+ * "one thread per GPU" layout of DESIGN.md): loading (each rank converts only its slice, in its
+ * own thread), the ranks' run states, and one forward step driven on all of them. Rank 0 runs on
+ * the caller's thread and its logits are the result; a rank that fails aborts the world so the
+ * others return at once instead of waiting for their timeout. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/comm.h"
+#include "engine/err.h"
+#include "engine/model.h"
+#include "engine/parallel.h"
+
+struct eng_split {
+	int tp, ep, n;
+	struct eng_transformer **ranks; /* [n] each rank's slice */
+	struct eng_comm **world, **tpc; /* [n] each rank's groups */
+};
+
+struct eng_split_state {
+	const struct eng_split *sp;
+	struct eng_state **st; /* [n] */
+	pthread_t *th;         /* [n] ranks 1.. (rank 0 is the caller) */
+	int n_started;
+	pthread_mutex_t mu;
+	pthread_cond_t go_cv, done_cv;
+	unsigned long go_gen;
+	int n_done, quit;
+	int token, pos, flags; /* the step being run */
+	int *rc;               /* [n] */
+};
+
+void eng_split_free(struct eng_split *sp)
+{
+	if (!sp)
+		return;
+	for (int r = 0; r < sp->n; r++) {
+		if (sp->ranks)
+			eng_transformer_free(sp->ranks[r]);
+		if (sp->tpc)
+			eng_comm_free(sp->tpc[r]);
+		if (sp->world)
+			eng_comm_free(sp->world[r]);
+	}
+	free(sp->ranks);
+	free(sp->tpc);
+	free(sp->world);
+	free(sp);
+}
+
+/* ---- loading: every rank joins the tp split (a collective) and then loads its slice ---- */
+
+struct load_job {
+	struct eng_split *sp;
+	const char *dir;
+	int rank, rc;
+	struct eng_err err;
+	pthread_t th;
+};
+
+static void *load_rank(void *arg)
+{
+	struct load_job *j = arg;
+	struct eng_split *sp = j->sp;
+	int r = j->rank;
+	/* tp group: the ranks sharing ep_rank (world rank = ep_rank * tp + tp_rank) */
+	j->rc = eng_comm_split(sp->world[r], r / sp->tp, r % sp->tp, &sp->tpc[r], &j->err);
+	if (j->rc)
+		eng_comm_abort(sp->world[r], "tp split failed");
+	else
+		j->rc = eng_transformer_load_part(j->dir, sp->tp, sp->ep, r, &sp->ranks[r], &j->err);
+	return NULL;
+}
+
+int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm, int timeout_ms,
+			       struct eng_transformer **out, struct eng_err *err)
+{
+	*out = NULL;
+	if (tp < 1 || ep < 1 || (long)tp * ep > 4096)
+		return eng_errf(err, ENG_EMISUSE, "tp %d x ep %d: each must be >= 1 and the product <= 4096", tp, ep);
+	int n = tp * ep, rc;
+	struct eng_transformer *t = calloc(1, sizeof *t);
+	struct eng_split *sp = calloc(1, sizeof *sp);
+	struct load_job *jobs = calloc((size_t)n, sizeof *jobs);
+	if (!t || !sp || !jobs) {
+		free(t);
+		free(sp);
+		free(jobs);
+		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
+	}
+	t->split = sp;
+	sp->tp = tp;
+	sp->ep = ep;
+	sp->n = n;
+	sp->ranks = calloc((size_t)n, sizeof *sp->ranks);
+	sp->world = calloc((size_t)n, sizeof *sp->world);
+	sp->tpc = calloc((size_t)n, sizeof *sp->tpc);
+	if (!sp->ranks || !sp->world || !sp->tpc) {
+		rc = eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
+		goto done;
+	}
+	if (!comm || !strcmp(comm, "cpu"))
+		rc = eng_comm_cpu_create(n, timeout_ms, sp->world, err);
+	else if (!strcmp(comm, "nccl"))
+		rc = eng_comm_nccl_create_all(n, NULL, timeout_ms, sp->world, err);
+	else
+		rc = eng_errf(err, ENG_EMISUSE, "comm '%s': expected cpu or nccl", comm);
+	if (rc)
+		goto done;
+	int started = 0;
+	for (int r = 0; r < n; r++) {
+		jobs[r] = (struct load_job){.sp = sp, .dir = dir, .rank = r};
+		if (pthread_create(&jobs[r].th, NULL, load_rank, &jobs[r]) != 0) {
+			jobs[r].rc = eng_errf(&jobs[r].err, ENG_ENOMEM, "cannot start the thread of rank %d", r);
+			eng_comm_abort(sp->world[r], "thread not started");
+			break;
+		}
+		started++;
+	}
+	for (int r = 0; r < started; r++)
+		pthread_join(jobs[r].th, NULL);
+	/* the root cause: a rank's own failure rather than the others' "group failed" */
+	int pick = -1;
+	for (int r = 0; r < n && pick < 0; r++)
+		if (jobs[r].rc && jobs[r].rc != ENG_ECOMM)
+			pick = r;
+	for (int r = 0; r < n && pick < 0; r++)
+		if (jobs[r].rc)
+			pick = r;
+	if (pick >= 0) {
+		rc = jobs[pick].rc;
+		eng_errf(err, rc, "rank %d: %s", pick, jobs[pick].err.msg);
+		goto done;
+	}
+	t->cfg = sp->ranks[0]->cfg;
+	eng_part_whole(&t->cfg, &t->part);
+	for (int r = 0; r < n; r++)
+		t->n_params += sp->ranks[r]->n_params;
+done:
+	free(jobs);
+	if (rc) {
+		eng_transformer_free(t);
+		return rc;
+	}
+	*out = t;
+	return ENG_OK;
+}
+
+/* ---- states and steps ---- */
+
+static int run_rank(struct eng_split_state *ss, int r)
+{
+	const struct eng_transformer *rt = ss->sp->ranks[r];
+	struct eng_state *s = ss->st[r];
+	memset(&s->err, 0, sizeof s->err);
+	int rc = rt->cfg.arch == ENG_ARCH_DEEPSEEK_V3
+			 ? eng_forward_deepseek_v3(rt, s, &s->comm, ss->token, ss->pos, ss->flags, &s->err)
+			 : eng_forward_gqa(rt, s, &s->comm, ss->token, ss->pos, ss->flags, &s->err);
+	if (rc && rc != ENG_ECOMM) /* tell the others now rather than at their timeout */
+		eng_comm_abort(s->comm.world, s->err.msg);
+	return rc;
+}
+
+struct rank_arg {
+	struct eng_split_state *ss;
+	int rank;
+};
+
+static void *rank_loop(void *arg)
+{
+	struct rank_arg *a = arg;
+	struct eng_split_state *ss = a->ss;
+	int r = a->rank;
+	free(a);
+	unsigned long seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&ss->mu);
+		while (ss->go_gen == seen && !ss->quit)
+			pthread_cond_wait(&ss->go_cv, &ss->mu);
+		if (ss->quit) {
+			pthread_mutex_unlock(&ss->mu);
+			return NULL;
+		}
+		seen = ss->go_gen;
+		pthread_mutex_unlock(&ss->mu);
+		int rc = run_rank(ss, r);
+		pthread_mutex_lock(&ss->mu);
+		ss->rc[r] = rc;
+		ss->n_done++;
+		pthread_cond_signal(&ss->done_cv);
+		pthread_mutex_unlock(&ss->mu);
+	}
+}
+
+void eng_split_state_free(struct eng_state *s)
+{
+	struct eng_split_state *ss = s->split;
+	if (!ss)
+		return;
+	pthread_mutex_lock(&ss->mu);
+	ss->quit = 1;
+	pthread_cond_broadcast(&ss->go_cv);
+	pthread_mutex_unlock(&ss->mu);
+	for (int i = 0; i < ss->n_started; i++)
+		pthread_join(ss->th[i], NULL);
+	for (int r = 0; ss->st && r < ss->sp->n; r++)
+		eng_state_free(ss->st[r]);
+	pthread_mutex_destroy(&ss->mu);
+	pthread_cond_destroy(&ss->go_cv);
+	pthread_cond_destroy(&ss->done_cv);
+	free(ss->st);
+	free(ss->th);
+	free(ss->rc);
+	free(ss);
+	s->split = NULL;
+}
+
+int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct eng_state *s, struct eng_err *err)
+{
+	const struct eng_split *sp = t->split;
+	struct eng_split_state *ss = calloc(1, sizeof *ss);
+	if (!ss)
+		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
+	ss->sp = sp;
+	pthread_mutex_init(&ss->mu, NULL);
+	pthread_cond_init(&ss->go_cv, NULL);
+	pthread_cond_init(&ss->done_cv, NULL);
+	s->split = ss;
+	ss->st = calloc((size_t)sp->n, sizeof *ss->st);
+	ss->th = calloc((size_t)sp->n, sizeof *ss->th);
+	ss->rc = calloc((size_t)sp->n, sizeof *ss->rc);
+	if (!ss->st || !ss->th || !ss->rc)
+		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
+	for (int r = 0; r < sp->n; r++) {
+		int rc = eng_state_create(sp->ranks[r], max_seq, &ss->st[r], err);
+		if (rc)
+			return rc; /* the caller frees s, and with it ss */
+		ss->st[r]->comm = (struct eng_comms){.tp = sp->tpc[r], .world = sp->world[r]};
+	}
+	s->logits = NULL; /* eng_forward returns rank 0's logits */
+	for (int r = 1; r < sp->n; r++) {
+		struct rank_arg *a = malloc(sizeof *a);
+		if (a)
+			*a = (struct rank_arg){.ss = ss, .rank = r};
+		if (!a || pthread_create(&ss->th[ss->n_started], NULL, rank_loop, a) != 0) {
+			free(a);
+			return eng_errf(err, ENG_ENOMEM, "cannot start the thread of rank %d", r);
+		}
+		ss->n_started++;
+	}
+	return ENG_OK;
+}
+
+int eng_split_threads(struct eng_state *s, int n_threads, struct eng_err *err)
+{
+	struct eng_split_state *ss = s->split;
+	for (int r = 0; r < ss->sp->n; r++) {
+		int rc = eng_state_threads(ss->st[r], n_threads, err);
+		if (rc)
+			return rc;
+	}
+	return ENG_OK;
+}
+
+const float *eng_split_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags)
+{
+	struct eng_split_state *ss = s->split;
+	const int n = t->split->n;
+	if (s->err.code)
+		return NULL; /* a failed collective leaves the groups unusable */
+	pthread_mutex_lock(&ss->mu);
+	ss->token = token;
+	ss->pos = pos;
+	ss->flags = flags;
+	ss->n_done = 0;
+	ss->go_gen++;
+	pthread_cond_broadcast(&ss->go_cv);
+	pthread_mutex_unlock(&ss->mu);
+	ss->rc[0] = run_rank(ss, 0);
+	pthread_mutex_lock(&ss->mu);
+	while (ss->n_done < n - 1)
+		pthread_cond_wait(&ss->done_cv, &ss->mu);
+	pthread_mutex_unlock(&ss->mu);
+	int pick = -1; /* the root cause first, as at load */
+	for (int r = 0; r < n && pick < 0; r++)
+		if (ss->rc[r] && ss->rc[r] != ENG_ECOMM)
+			pick = r;
+	for (int r = 0; r < n && pick < 0; r++)
+		if (ss->rc[r])
+			pick = r;
+	if (pick >= 0) {
+		eng_errf(&s->err, ss->rc[pick], "rank %d: %s", pick, ss->st[pick]->err.msg);
+		return NULL;
+	}
+	return ss->st[0]->logits;
+}
