@@ -124,9 +124,10 @@ demo: deps
 	$(B)/evalh report results/demo -o results/demo/report
 	@echo "demo: report in results/demo/report/report.md"
 
+# Each tests/bench/bench_*.sh prints a table with the peer or the physical limit beside our figure.
 bench: deps
 	$(MAKE) all
-	sh tests/bench/run.sh $(abspath $(B)/evalh)
+	@for b in tests/bench/bench_*.sh; do echo "== $$b"; sh $$b || exit 1; echo; done
 
 format:
 	clang-format -i $(wildcard harness/*.[ch] harness/util/*.[ch] tasks/*.[ch] scorers/*.[ch] engine/*.[ch] tests/unit/*.[ch])

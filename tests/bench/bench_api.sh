@@ -1,10 +1,10 @@
 #!/bin/sh
-# run.sh — `make bench`: the harness's own overhead per API request. 2,000 chat-completion requests
+# bench_api.sh — `make bench`: the harness's own overhead per API request. 2,000 chat-completion requests
 # at concurrency 64 against a local server that answers at once (tests/server/fast_server.c), made
 # by the harness's OpenAI provider (tests/bench/openai_bench.c, streaming and not) and by
 # `curl --parallel --parallel-max 64` with the same request body; requests/s and client CPU ms per
 # request side by side, as a ratio to curl. Each client runs 3 times; the fastest run is shown.
-#   sh tests/bench/run.sh [EVALH_BINARY]    (the binary is not needed until `evalh bench` exists)
+#   sh tests/bench/bench_api.sh    (the binary is not needed until `evalh bench` exists)
 # Environment: BENCH_N (2000), BENCH_C (64), BENCH_DIR (build/bench), CC (cc).
 set -eu
 cd "$(dirname "$0")/../.."
