@@ -150,4 +150,29 @@ int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const st
 		 eng_token_cb cb, void *cb_ctx, struct eng_gen_trace *trace, struct eng_gen_result *out,
 		 struct eng_err *err);
 
+/* Added (issue 11): splitting a model over GPUs or CPU ranks. Options for `--tp N --ep M
+ * [--comm cpu|nccl]`: tp ranks split attention heads, dense MLP rows, embed/head rows and each
+ * expert's rows; ep ranks split the routed experts (shared experts replicated); tp x ep ranks in
+ * all, one thread each. */
+struct eng_par_opts {
+	int tp, ep;       /* >= 1 each; 1 x 1 = no split */
+	const char *comm; /* "cpu" (threads, shared memory) or "nccl"; kept, must outlive the load */
+	int timeout_ms;   /* a collective waiting longer fails with ENG_ECOMM instead of hanging */
+};
+void eng_par_opts_defaults(struct eng_par_opts *o); /* 1 x 1, "cpu", 60000 ms */
+/* ENG_EMISUSE naming the bad option; with dir non-NULL also checks the split against its
+ * config.json (heads, experts, sizes). */
+int eng_par_opts_check(const struct eng_par_opts *o, const char *dir, struct eng_err *err);
+
+/* Memory planning before loading: reads only config.json and the safetensors headers of dir. */
+struct eng_mem_need {
+	int n_gpus, tp, ep;         /* smallest split whose busiest rank fits */
+	double bytes_per_rank;      /* weights (as stored: FP8 + scales, BF16, ...) + KV cache + activations */
+	double weight_bytes_total;  /* the checkpoint's tensors */
+};
+/* gpu_bytes: memory of one GPU (90% of it is planned for); max_seq x batch: KV-cache positions
+ * per rank. ENG_ELIMIT (with *out filled for the largest split tried) when 1024 GPUs do not do. */
+int eng_model_plan(const char *dir, double gpu_bytes, int max_seq, int batch, struct eng_mem_need *out,
+		   struct eng_err *err);
+
 #endif

@@ -239,7 +239,7 @@ int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct 
 			return rc; /* the caller frees s, and with it ss */
 		ss->st[r]->comm = (struct eng_comms){.tp = sp->tpc[r], .world = sp->world[r]};
 	}
-	s->logits = NULL; /* eng_forward returns rank 0's logits */
+	s->logits = ss->st[0]->logits; /* eng_forward returns rank 0's (the whole vocabulary, gathered) */
 	for (int r = 1; r < sp->n; r++) {
 		struct rank_arg *a = malloc(sizeof *a);
 		if (a)

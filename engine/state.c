@@ -17,6 +17,10 @@ void eng_state_free(struct eng_state *s)
 {
 	if (!s)
 		return;
+	if (s->split) { /* s->logits is rank 0's, freed with the ranks' states */
+		s->logits = NULL;
+		eng_split_state_free(s);
+	}
 	float **bufs[] = {&s->x,        &s->xb,       &s->xb2,     &s->q,       &s->q_a,         &s->kv_a,
 			  &s->q_abs,    &s->att_lat,  &s->att_out, &s->att,     &s->k,           &s->v,
 			  &s->kv_cache, &s->pe_cache, &s->hb,      &s->hb2,     &s->moe_out,     &s->scores,
@@ -25,7 +29,6 @@ void eng_state_free(struct eng_state *s)
 		free(*bufs[i]);
 	free(s->topk_idx);
 	eng_pool_free(s->pool);
-	eng_split_state_free(s);
 	free(s);
 }
 

@@ -506,6 +506,44 @@ static void test_nccl_absent_is_clean(void **st)
 	assert_non_null(strstr(err.msg, "nccl"));
 }
 
+/* ---- engine.h face ---- */
+
+static void test_public_plan_and_options(void **st)
+{
+	(void)st;
+	struct eng_par_opts o;
+	struct eng_err err = {0};
+	eng_par_opts_defaults(&o);
+	assert_int_equal(eng_par_opts_check(&o, "engine/models/tiny-arith", &err), ENG_OK);
+	o.tp = 2;
+	o.ep = 4;
+	assert_int_equal(eng_par_opts_check(&o, "engine/models/tiny-arith", &err), ENG_OK);
+	o.ep = 9; /* 8 routed experts */
+	assert_int_equal(eng_par_opts_check(&o, "engine/models/tiny-arith", &err), ENG_EMISUSE);
+	assert_non_null(strstr(err.msg, "routed experts"));
+	memset(&err, 0, sizeof err);
+	o.ep = 1;
+	o.comm = "mpi";
+	assert_int_equal(eng_par_opts_check(&o, NULL, &err), ENG_EMISUSE);
+	assert_non_null(strstr(err.msg, "--comm mpi"));
+
+	/* tiny-arith: 4.4M parameters stored as FP8 (+ BF16 norms): fits one GPU of 1 GB ... */
+	struct eng_mem_need need;
+	assert_int_equal(eng_model_plan("engine/models/tiny-arith", 1e9, 16, 1, &need, NULL), ENG_OK);
+	assert_int_equal(need.n_gpus, 1);
+	assert_true(need.weight_bytes_total > 4e6 && need.weight_bytes_total < 9e6);
+	/* ... and a "GPU" whose planned 90% holds the fixed 64 MiB allowance plus 80% of the rest
+	 * needs a split */
+	const double allow = 64.0 * (1 << 20);
+	double gpu = (allow + (need.bytes_per_rank - allow) * 0.8) / 0.9;
+	int rc = eng_model_plan("engine/models/tiny-arith", gpu, 16, 1, &need, &err);
+	printf("  tiny-arith on %.1f MB GPUs: %d GPUs (tp %d x ep %d), %.1f MB per rank, rc %d\n", gpu / 1e6, need.n_gpus,
+	       need.tp, need.ep, need.bytes_per_rank / 1e6, rc);
+	assert_int_equal(rc, ENG_OK);
+	assert_true(need.n_gpus >= 2);
+	assert_true(need.bytes_per_rank <= gpu * 0.9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_memory_plan),
 		cmocka_unit_test(test_rendezvous),
 		cmocka_unit_test(test_nccl_absent_is_clean),
+		cmocka_unit_test(test_public_plan_and_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
