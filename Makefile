@@ -4,7 +4,7 @@
 # every tests/unit/test_*.c becomes its own test program linked against that library.
 
 CC       ?= cc
-PKGS     := libcurl libcjson libarchive libpcre2-8 libutf8proc libseccomp libmicrohttpd
+PKGS     := libcurl libcjson libarchive libpcre2-8 libutf8proc libseccomp libmicrohttpd zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Messages are cut to fixed buffers on purpose (curl's CURL_ERROR_SIZE), so truncation is no warning.
@@ -49,7 +49,7 @@ TEST_HELPERS := $(wildcard tests/unit/*.c)
 
 DEPS_STAMP := build/.deps-ok
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libarchive-dev libpcre2-dev \
-	libutf8proc-dev libseccomp-dev libmicrohttpd-dev libcmocka-dev libzstd-dev gnuplot-nox zstd zip unzip curl python3 \
+	libutf8proc-dev libseccomp-dev libmicrohttpd-dev zlib1g-dev libcmocka-dev libzstd-dev gnuplot-nox zstd zip unzip curl python3 \
 	util-linux ca-certificates libxml2-utils
 
 .PHONY: all deps test unit e2e demo bench clean format packs
