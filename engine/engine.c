@@ -48,13 +48,24 @@ void eng_model_free(struct eng_model *m)
 
 int eng_model_load(const char *dir, struct eng_model **out, struct eng_err *err)
 {
+	return eng_model_load_parallel(dir, NULL, out, err);
+}
+
+int eng_model_load_parallel(const char *dir, const struct eng_par_opts *po, struct eng_model **out,
+			    struct eng_err *err)
+{
 	*out = NULL;
 	if (err)
 		memset(err, 0, sizeof *err);
+	if (po && eng_par_opts_check(po, dir, err))
+		return err ? err->code : ENG_EMISUSE;
 	struct eng_model *m = calloc(1, sizeof *m);
 	if (!m)
 		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
-	int rc = eng_transformer_load(dir, &m->tf, err);
+	/* A split model drives all ranks from eng_forward, so sessions need not know about it. */
+	int rc = po && po->tp * po->ep > 1
+			 ? eng_transformer_load_split(dir, po->tp, po->ep, po->comm, po->timeout_ms, &m->tf, err)
+			 : eng_transformer_load(dir, &m->tf, err);
 	char tj[4096], tc[4096];
 	if (rc == ENG_OK && ((size_t)snprintf(tj, sizeof tj, "%s/tokenizer.json", dir) >= sizeof tj ||
 			     (size_t)snprintf(tc, sizeof tc, "%s/tokenizer_config.json", dir) >= sizeof tc))
@@ -204,6 +215,19 @@ static void stream_piece(struct stream *st, const char *piece, size_t len, int f
 	}
 }
 
+/* Why eng_forward returned NULL: the state's own error (a rank of a split model failed, ...) when
+ * it holds one, else a token outside the vocabulary. */
+static int forward_failed(const struct eng_session *s, struct eng_err *err, int tok, size_t pos)
+{
+	if (s->st->err.code) {
+		if (err)
+			*err = s->st->err;
+		return s->st->err.code;
+	}
+	return eng_errf(err, ENG_EFORMAT, "token %d at position %zu outside the vocabulary (%d)", tok, pos,
+			s->m->tf->cfg.vocab_size);
+}
+
 /* Keeps the top_k (id, logit) pairs of one step, largest first: k is small, insertion will do. */
 static void trace_top(struct eng_gen_trace *t, const float *logits, int vocab)
 {
@@ -323,8 +347,7 @@ int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const st
 	for (size_t i = 0; i < n && rc == ENG_OK; i++) {
 		logits = eng_forward(tf, s->st, ids[i], (int)i, i + 1 < n ? ENG_FF_KV_ONLY : 0);
 		if (!logits)
-			rc = eng_errf(err, ENG_EFORMAT, "prompt token %d at %zu outside the vocabulary (%d)", ids[i], i,
-				      tf->cfg.vocab_size);
+			rc = forward_failed(s, err, ids[i], i);
 	}
 	if (rc)
 		goto done;
@@ -380,7 +403,7 @@ int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const st
 			break;
 		logits = eng_forward(tf, s->st, tok, pos++, 0);
 		if (!logits) {
-			rc = eng_errf(err, ENG_EINTERNAL, "sampled token %d outside the vocabulary", tok);
+			rc = forward_failed(s, err, tok, (size_t)pos - 1);
 			goto done;
 		}
 	}

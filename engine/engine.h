@@ -175,4 +175,12 @@ struct eng_mem_need {
 int eng_model_plan(const char *dir, double gpu_bytes, int max_seq, int batch, struct eng_mem_need *out,
 		   struct eng_err *err);
 
+/* ---- parallel loading (engine/engine.c) ---- */
+
+/* eng_model_load with a tensor x expert split over ranks (NULL or 1 x 1: the whole model in this
+ * process). Each rank holds only its slice; eng_forward drives all ranks and returns rank 0's
+ * logits, so sessions and eng_generate work unchanged. */
+int eng_model_load_parallel(const char *dir, const struct eng_par_opts *o, struct eng_model **out,
+			    struct eng_err *err);
+
 #endif

@@ -16,6 +16,7 @@ const char *eng_strerror(int code)
 	case ENG_ELIMIT: return "engine limit exceeded";
 	case ENG_ECUDA: return "CUDA error";
 	case ENG_EINTERNAL: return "internal engine error";
+	case ENG_ECOMM: return "communication between ranks failed";
 	}
 	return "unknown engine error";
 }

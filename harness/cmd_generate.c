@@ -153,6 +153,8 @@ int evh_cmd_generate(int argc, char **argv)
 		{"seed", required_argument, NULL, 's'},    {"stop", required_argument, NULL, 'x'},
 		{"threads", required_argument, NULL, 'T'}, {"json", no_argument, NULL, 'j'},
 		{"prompt-file", required_argument, NULL, 'f'},
+		{"tp", required_argument, NULL, 'A'},      {"ep", required_argument, NULL, 'B'},
+		{"comm", required_argument, NULL, 'C'},
 		{0, 0, 0, 0},
 	};
 	const char *spec = NULL, *text = NULL, *system = NULL, *prompt_file = NULL;
@@ -163,6 +165,8 @@ int evh_cmd_generate(int argc, char **argv)
 	double dv;
 	struct eng_gen_opts go;
 	eng_gen_opts_defaults(&go);
+	struct eng_par_opts po;
+	eng_par_opts_defaults(&po);
 	struct evh_err err = {0};
 	optind = 1;
 	while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -172,6 +176,9 @@ int evh_cmd_generate(int argc, char **argv)
 		case 'c': text = optarg; chat = 1; break;
 		case 'S': system = optarg; break;
 		case 'f': prompt_file = optarg; chat = 0; break;
+		case 'A': rc = evh_cli_long("--tp", optarg, 1, 1024, &lv, &err); po.tp = (int)lv; break;
+		case 'B': rc = evh_cli_long("--ep", optarg, 1, 1024, &lv, &err); po.ep = (int)lv; break;
+		case 'C': po.comm = optarg; break;
 		case 'j': as_json = 1; break;
 		case 'n': rc = evh_cli_long("--max-tokens", optarg, 1, 1 << 20, &lv, &err); go.max_tokens = (int)lv; break;
 		case 't': rc = evh_cli_double("--temperature", optarg, 0, 2, &dv, &err); go.temperature = (float)dv; break;
@@ -216,7 +223,7 @@ int evh_cmd_generate(int argc, char **argv)
 		evh_buf_free(&pf);
 		fprintf(stderr, "usage: evalh generate --model M (--prompt TEXT | --chat TEXT) [--system S] "
 				"[--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop STR]... "
-				"[--threads N] [--json]\n       (--prompt-file PATH|- reads a raw prompt byte for byte)\n");
+				"[--threads N] [--tp N --ep M --comm cpu|nccl] [--json]\n       (--prompt-file PATH|- reads a raw prompt byte for byte)\n");
 		return EVH_EXIT_USAGE;
 	}
 	struct evh_registry *reg = NULL;
@@ -236,7 +243,7 @@ int evh_cmd_generate(int argc, char **argv)
 		code = evh_cli_fail(&err, EVH_EXIT_USAGE);
 		goto out;
 	}
-	if (eng_model_load(m.path, &model, &ee) || eng_model_set_threads(model, (int)threads, &ee) ||
+	if (eng_model_load_parallel(m.path, &po, &model, &ee) || eng_model_set_threads(model, (int)threads, &ee) ||
 	    eng_session_create(model, &s, &ee)) {
 		evh_err_fail(&err, EVH_EENGINE, m.path, "%s", ee.msg);
 		code = evh_cli_fail(&err, EVH_EXIT_FAILED);

@@ -30,6 +30,16 @@ sys.exit(0 if g['prompt_ids'] == r['ids'] and g['completion_ids'] == r['greedy']
 check "first step's top-5 logits match transformers to 1e-3" python3 -c "
 import json,sys; g=json.load(open('$TMP/gen.json'))['top_logits'][0]; r=json.load(open('$TMP/ref.json'))['top']
 sys.exit(0 if [p[0] for p in g] == [p[0] for p in r] and all(abs(a[1]-b[1]) <= 1e-3*max(1,abs(b[1])) for a,b in zip(g,r)) else 1)"
+# The same model split over 2 x 2 ranks (CPU communication backend) gives the same tokens.
+"$EVALH" generate --model "engine:$MODEL" --prompt-file "$TMP/prompt.txt" --max-tokens 48 --json --tp 2 --ep 2 \
+	--comm cpu >"$TMP/split.json"
+check "tp=2 x ep=2 generates the same tokens as one process" python3 -c "
+import json,sys; a=json.load(open('$TMP/gen.json')); b=json.load(open('$TMP/split.json'))
+sys.exit(0 if a['completion_ids'] == b['completion_ids'] else 1)"
+"$EVALH" generate --model tiny-arith --chat "What is 347 + 85?" --tp 3 >"$TMP/tp3.txt" 2>/dev/null
+check "an uneven split (tp=3 over 4 heads) still answers 432" grep -q 'boxed{432}' "$TMP/tp3.txt"
+"$EVALH" generate --model tiny-arith --chat hi --tp 5 2>"$TMP/tp.err"
+check "more ranks than attention heads is refused, naming tp" sh -c "[ $? -ne 0 ] && grep -q 'tp 5' '$TMP/tp.err'"
 "$EVALH" generate --model tiny-arith --chat "What is 347 + 85?" --stop "</think>" >"$TMP/stop.txt" 2>/dev/null
 check "--stop ends the text before the stop string" sh -c "grep -q 'hundreds' '$TMP/stop.txt' && ! grep -q 'think' '$TMP/stop.txt'"
 echo '[0, 5, 99999]' | "$EVALH" tokenize "$MODEL" --decode 2>"$TMP/bad.err"
