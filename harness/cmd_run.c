@@ -15,6 +15,7 @@
 #include "harness/cli.h"
 #include "harness/provider_engine.h"
 #include "harness/presets.h"
+#include "harness/provider_anthropic.h"
 #include "harness/provider_openai.h"
 #include "harness/registry.h"
 #include "harness/results.h"
@@ -397,6 +398,19 @@ static int create_provider(const struct run_args *a, const struct evh_model *m, 
 {
 	if (strcmp(m->provider, "engine") == 0)
 		return evh_engine_provider_create(m->path, prov, err);
+	if (strcmp(m->provider, "anthropic") == 0) {
+		struct evh_anthropic_cfg ac = {
+			.base_url = m->base_url,
+			.model_id = m->model_id,
+			.api_key_env = m->api_key_env,
+			.stream = a->stream,
+			.thinking_budget = a->reasoning_budget,
+			/* The API requires max_tokens: leave the answer 4096 beside any thinking budget. */
+			.default_max_tokens = m->max_tokens > 0 ? m->max_tokens : a->reasoning_budget + 4096,
+			.retry = a->retry,
+		};
+		return evh_anthropic_create(&ac, prov, err);
+	}
 	if (m->tokenizer) {
 		struct eng_err ee = {0};
 		if (eng_tok_load(m->tokenizer, NULL, tok, &ee))

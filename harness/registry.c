@@ -8,6 +8,8 @@
 
 #include "harness/util/json.h"
 
+#define ANTHROPIC_BASE "https://api.anthropic.com/v1"
+
 struct evh_registry {
 	struct evh_model *v;
 	size_t n, cap;
@@ -27,6 +29,17 @@ static const struct {
 	{"deepseek-chat", "openai", "https://api.deepseek.com/v1", "deepseek-chat", "DEEPSEEK_API_KEY", NULL, 0.27, 1.10,
 	 0.07, 0, -1, -1, 0},
 	{"o1", "openai", "https://api.openai.com/v1", "o1", "OPENAI_API_KEY", NULL, 15, 60, 7.5, 0, -1, -1, 0},
+	/* Anthropic's published prices (USD per million tokens; cache reads at a tenth of input). */
+	{"claude-3-7-sonnet", "anthropic", "https://api.anthropic.com/v1", "claude-3-7-sonnet-20250219",
+	 "ANTHROPIC_API_KEY", NULL, 3, 15, 0.30, 0, -1, -1, 0},
+	{"claude-sonnet-4", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-20250514", "ANTHROPIC_API_KEY",
+	 NULL, 3, 15, 0.30, 0, -1, -1, 0},
+	{"claude-sonnet-4-5", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5-20250929",
+	 "ANTHROPIC_API_KEY", NULL, 3, 15, 0.30, 0, -1, -1, 0},
+	{"claude-opus-4", "anthropic", "https://api.anthropic.com/v1", "claude-opus-4-20250514", "ANTHROPIC_API_KEY", NULL,
+	 15, 75, 1.50, 0, -1, -1, 0},
+	{"claude-opus-4-1", "anthropic", "https://api.anthropic.com/v1", "claude-opus-4-1-20250805", "ANTHROPIC_API_KEY",
+	 NULL, 15, 75, 1.50, 0, -1, -1, 0},
 	{"o3-mini", "openai", "https://api.openai.com/v1", "o3-mini", "OPENAI_API_KEY", NULL, 1.10, 4.40, 0.55, 0, -1, -1,
 	 0},
 };
@@ -183,9 +196,18 @@ static int parse_entry(const cJSON *o, const char *where, struct evh_model *m, s
 		rc = EVH_ENOMEM;
 		goto fail;
 	}
-	if (strcmp(m->provider, "openai") != 0 && strcmp(m->provider, "engine") != 0) {
-		rc = evh_err_fail(err, EVH_EFORMAT, where, "provider: expected \"openai\" or \"engine\", found \"%s\"",
-				  m->provider);
+	if (strcmp(m->provider, "openai") != 0 && strcmp(m->provider, "engine") != 0 &&
+	    strcmp(m->provider, "anthropic") != 0) {
+		rc = evh_err_fail(err, EVH_EFORMAT, where,
+				  "provider: expected \"openai\", \"anthropic\" or \"engine\", found \"%s\"", m->provider);
+		goto fail;
+	}
+	if (strcmp(m->provider, "anthropic") == 0 && !m->base_url && !(m->base_url = strdup(ANTHROPIC_BASE))) {
+		rc = EVH_ENOMEM;
+		goto fail;
+	}
+	if (strcmp(m->provider, "anthropic") == 0 && !m->model_id) {
+		rc = evh_err_fail(err, EVH_EFORMAT, where, "an anthropic model needs \"model_id\"");
 		goto fail;
 	}
 	if (strcmp(m->provider, "openai") == 0 && (!m->base_url || !m->model_id)) {
@@ -325,6 +347,30 @@ int evh_registry_resolve(const struct evh_registry *r, const char *spec, struct 
 			evh_model_fini(out);
 			return evh_err_fail(err, EVH_ENOMEM, spec, "model spec");
 		}
+		return EVH_OK;
+	}
+	if (strncmp(spec, "anthropic:", 10) == 0) {
+		/* anthropic:MODEL[@BASE_URL]; the key is always ANTHROPIC_API_KEY (the API needs one). */
+		const char *id = spec + 10, *at = strchr(id, '@');
+		if (at == id || !*id || (at && !at[1]))
+			return evh_err_fail(err, EVH_EMISUSE, spec, "expected anthropic:MODEL[@BASE_URL]");
+		out->name = strdup(spec);
+		out->provider = strdup("anthropic");
+		out->model_id = at ? strndup(id, (size_t)(at - id)) : strdup(id);
+		out->base_url = strdup(at ? at + 1 : ANTHROPIC_BASE);
+		out->api_key_env = strdup("ANTHROPIC_API_KEY");
+		if (!out->name || !out->provider || !out->model_id || !out->base_url || !out->api_key_env) {
+			evh_model_fini(out);
+			return evh_err_fail(err, EVH_ENOMEM, spec, "model spec");
+		}
+		/* A known model id takes its registry prices. */
+		for (size_t i = 0; i < r->n; i++)
+			if (!strcmp(r->v[i].provider, "anthropic") && r->v[i].model_id &&
+			    !strcmp(r->v[i].model_id, out->model_id)) {
+				out->price_in = r->v[i].price_in;
+				out->price_out = r->v[i].price_out;
+				out->price_cached_in = r->v[i].price_cached_in;
+			}
 		return EVH_OK;
 	}
 	for (size_t i = 0; i < r->n; i++)

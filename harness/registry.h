@@ -9,7 +9,7 @@
 
 struct evh_model {
 	char *name;
-	char *provider;     /* "openai" (any OpenAI-compatible server) | "engine" */
+	char *provider;     /* "openai" (any OpenAI-compatible server) | "anthropic" | "engine" */
 	char *base_url;     /* openai: ".../v1" */
 	char *model_id;     /* what is sent as "model" */
 	char *api_key_env;  /* NAME of the env var holding the key; the key itself is never stored */
@@ -40,7 +40,8 @@ void evh_registry_free(struct evh_registry *r);
 size_t evh_registry_count(const struct evh_registry *r);
 const struct evh_model *evh_registry_at(const struct evh_registry *r, size_t i);
 
-/* Resolves a --model argument: a registry name, `engine:PATH` or `openai:MODEL@BASE_URL`.
+/* Resolves a --model argument: a registry name, `engine:PATH`, `openai:MODEL@BASE_URL` or
+ * `anthropic:MODEL[@BASE_URL]` (key from ANTHROPIC_API_KEY; registry prices when MODEL is a known id).
  * *out is a deep copy owned by the caller (evh_model_fini). EVH_ENOTFOUND names the spec. */
 int evh_registry_resolve(const struct evh_registry *r, const char *spec, struct evh_model *out, struct evh_err *err);
 void evh_model_fini(struct evh_model *m);
