@@ -7,6 +7,7 @@
 #include "harness/cli.h"
 #include "harness/gate.h"
 #include "harness/report.h"
+#include "harness/serve.h"
 
 static const char usage_text[] =
 	"usage: evalh <command> [options]\n"
@@ -21,6 +22,8 @@ static const char usage_text[] =
 	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"
 	"  generate --model M (--prompt TEXT | --chat TEXT) [--max-tokens n] [--temperature t] [--seed s]\n"
 	"      [--stop STR] [--json]        run the built-in engine once\n"
+	"  serve --model engine:PATH|NAME [--host A] [--port P] [--api-key-env NAME] [--threads n]\n"
+	"      [--parallel n] [--max-queue n] [--max-body BYTES]   the engine as an OpenAI-compatible server\n"
 	"  report RUN_DIR... -o OUT_DIR     Markdown + HTML report with gnuplot charts\n"
 	"  gate --baseline RUN --candidate RUN [--alpha a] [--max-drop pts]\n"
 	"  version\n"
@@ -48,6 +51,8 @@ int main(int argc, char **argv)
 		return evh_cmd_tokenize(argc - 1, argv + 1);
 	if (strcmp(cmd, "generate") == 0)
 		return evh_cmd_generate(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return evh_serve_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return evh_report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "gate") == 0)
