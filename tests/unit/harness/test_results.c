@@ -155,12 +155,54 @@ static void multi_sample_metrics(void **state)
 	cJSON_Delete(sum);
 }
 
+/* States from the writer (evh_sample_state) and from lines written before states existed, and the
+ * rates: 6 samples, 2 truncated (one correct), 1 refused (wrong), 1 error, 1 timeout, 1 ok correct. */
+static void states_and_rates(void **state)
+{
+	(void)state;
+	assert_string_equal(evh_sample_state(0, "length"), "truncated");
+	assert_string_equal(evh_sample_state(0, "max_tokens"), "truncated");
+	assert_string_equal(evh_sample_state(0, "content_filter"), "refused");
+	assert_string_equal(evh_sample_state(0, "refusal"), "refused");
+	assert_string_equal(evh_sample_state(0, "end_turn"), "ok");
+	assert_string_equal(evh_sample_state(EVH_ETIMEOUT, NULL), "timeout");
+	assert_string_equal(evh_sample_state(EVH_EHTTP, NULL), "error");
+	char path[128];
+	snprintf(path, sizeof path, "%s/s.jsonl", dir);
+	FILE *f = fopen(path, "w");
+	const char *ok = "\"verdict\":\"correct\",\"correct\":true,\"error\":null";
+	const char *bad = "\"verdict\":\"wrong\",\"correct\":false,\"error\":null";
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"a\",\"sample\":0,\"finish_reason\":\"length\",%s}\n", ok);
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"b\",\"sample\":0,\"state\":\"truncated\",%s}\n", bad);
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"c\",\"sample\":0,\"finish_reason\":\"content_filter\",%s}\n", bad);
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"d\",\"sample\":0,\"correct\":null,\"error\":{\"code\":\"http\"}}\n");
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"e\",\"sample\":0,\"correct\":null,\"error\":{\"code\":\"timeout\"}}\n");
+	fprintf(f, "{\"task\":\"t\",\"item_id\":\"f\",\"sample\":0,\"finish_reason\":\"stop\",%s}\n", ok);
+	fclose(f);
+	cJSON *sum = NULL;
+	assert_int_equal(evh_summary_compute(path, "id", "m", &sum, NULL), EVH_OK);
+	const cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "tasks"), "t");
+	const cJSON *st = cJSON_GetObjectItem(o, "states");
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "ok")), 1);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "truncated")), 2);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "refused")), 1);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "error")), 1);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "timeout")), 1);
+	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "truncation_rate")) - 2.0 / 6) < 1e-12);
+	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "error_rate")) - 2.0 / 6) < 1e-12);
+	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "accuracy_all")) - 2.0 / 6) < 1e-12);
+	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "accuracy_completed")) - 1.0) < 1e-12);
+	assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "accuracy")) - 2.0 / 4) < 1e-12);
+	cJSON_Delete(sum);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(resume_cuts_partial_line_and_retries_errors),
 		cmocka_unit_test(statistics_match_references),
 		cmocka_unit_test(multi_sample_metrics),
+		cmocka_unit_test(states_and_rates),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
