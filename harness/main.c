@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include "harness/cli.h"
+#include "harness/diff.h"
 #include "harness/gate.h"
 #include "harness/report.h"
 #include "harness/serve.h"
@@ -17,7 +18,10 @@ static const char usage_text[] =
 	"      [--samples k] [--temperature t] [--top-p p] [--max-tokens n] [--concurrency c]\n"
 	"      [--limit n] [--seed s] [--out DIR] [--resume] [--quiet] [--no-stream]\n"
 	"      [--timeout SEC] [--max-attempts n] [--models FILE] [--system TEXT]\n"
-	"  list models|tasks [--models FILE]\n"
+	"      [--preset r1|greedy] [--max-concurrency n] [--max-cost USD] [--max-time 90s|30m|1h30m]\n"
+	"      [--dry-run] [--price IN/OUT] [--subsample-seed s] [--reasoning-effort low|medium|high]\n"
+	"      [--reasoning-budget n]\n"
+	"  list models|tasks|presets [--models FILE]\n"
 	"  pack build DIR -o ARCHIVE | inspect ARCHIVE | validate ARCHIVE... | gen-arith -o DIR [--seed s] [--n n]\n"
 	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"
 	"  generate --model M (--prompt TEXT | --chat TEXT) [--max-tokens n] [--temperature t] [--seed s]\n"
@@ -25,6 +29,7 @@ static const char usage_text[] =
 	"  serve --model engine:PATH|NAME [--host A] [--port P] [--api-key-env NAME] [--threads n]\n"
 	"      [--parallel n] [--max-queue n] [--max-body BYTES]   the engine as an OpenAI-compatible server\n"
 	"  report RUN_DIR... -o OUT_DIR     Markdown + HTML report with gnuplot charts\n"
+	"  diff RUN_A RUN_B                 items whose verdict flipped, regressions first\n"
 	"  gate --baseline RUN --candidate RUN [--alpha a] [--max-drop pts]\n"
 	"  version\n"
 	"\n"
@@ -53,6 +58,8 @@ int main(int argc, char **argv)
 		return evh_cmd_generate(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return evh_serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "diff") == 0)
+		return evh_diff_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return evh_report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "gate") == 0)
