@@ -440,6 +440,22 @@ static int csv_rec(struct imp_ctx *c, const cJSON *rec, size_t line, void *arg, 
 	return sink_rec(c, rec, line, arg, err);
 }
 
+/* The bytes of one input (already decompressed or taken out of its zip) into s->items. */
+static int import_bytes(struct imp_ctx *c, const char *d, size_t len, struct sink *s, struct evh_err *err)
+{
+	int rc = check_text(c, d, len, err);
+	if (rc)
+		return rc;
+	size_t skip = len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	size_t first = skip + strspn(d + skip, " \t\r\n");
+	if (first >= len)
+		return imp_fail(c, err, 0, NULL, EVH_EFORMAT, "empty file");
+	/* JSON lines start with an object (an array is refused there, by line); anything else is CSV. */
+	if (d[first] == '{' || d[first] == '[')
+		return jsonl_each(c, d, len, s, err);
+	return imp_csv_each(c, d + skip, len - skip, imp_csv_first_is_header(d + skip, len - skip), csv_rec, s, err);
+}
+
 /* One input file into s->items. */
 static int import_file(struct imp_ctx *c, const char *path, struct sink *s, struct evh_err *err)
 {
@@ -448,29 +464,12 @@ static int import_file(struct imp_ctx *c, const char *path, struct sink *s, stru
 	char chosen[EVH_ERR_WHERE];
 	int rc = read_input(path, c->o->member, c->f->default_member, c->o->password, &data, chosen, sizeof chosen,
 			    err);
-	if (rc)
-		goto out;
-	c->file = chosen;
-	c->path = path;
-	subject_from_name(c, strrchr(chosen, ' ') ? strrchr(chosen, ' ') + 1 : chosen);
-	const char *d = evh_buf_str(&data);
-	size_t len = data.len;
-	rc = check_text(c, d, len, err);
-	if (rc)
-		goto out;
-	size_t skip = len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-	size_t first = skip + strspn(d + skip, " \t\r\n");
-	if (first >= len) {
-		rc = imp_fail(c, err, 0, NULL, EVH_EFORMAT, "empty file");
-		goto out;
+	if (!rc) {
+		c->file = chosen;
+		c->path = path;
+		subject_from_name(c, strrchr(chosen, ' ') ? strrchr(chosen, ' ') + 1 : chosen);
+		rc = import_bytes(c, evh_buf_str(&data), data.len, s, err);
 	}
-	/* JSON lines start with an object; anything else is read as CSV. */
-	if (d[first] == '{' || d[first] == '[')
-		rc = jsonl_each(c, d, len, s, err);
-	else
-		rc = imp_csv_each(c, d + skip, len - skip, imp_csv_first_is_header(d + skip, len - skip), csv_rec, s,
-				  err);
-out:
 	c->file = path;
 	evh_buf_free(&data);
 	return rc;
@@ -700,3 +699,30 @@ out:
 	free(fs.files);
 	return rc;
 }
+
+#ifdef EVH_FUZZ_IMPORT
+/* libFuzzer entry for the importers' parsers (build with -DEVH_FUZZ_IMPORT -fsanitize=fuzzer; a
+ * flag of its own because pack.c's EVH_FUZZ entry has the same name): the first byte picks the
+ * format, the rest is the file's content (JSONL or CSV). */
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	static const struct pack_import_opts o;
+	if (size < 1)
+		return 0;
+	const struct imp_format *f = &formats[data[0] % (sizeof formats / sizeof formats[0])];
+	struct imp_ctx c = {.f = f, .o = &o, .pack_name = f->name, .file = "fuzz", .path = "fuzz"};
+	struct sink s = {.items = cJSON_CreateArray()};
+	char *copy = malloc(size); /* NUL-terminated, as read_input's buffer is */
+	if (s.items && copy) {
+		memcpy(copy, data + 1, size - 1);
+		copy[size - 1] = 0;
+		import_bytes(&c, copy, size - 1, &s, NULL);
+	}
+	free(copy);
+	cJSON_Delete(s.items);
+	free(s.lines);
+	free(s.files);
+	return 0;
+}
+#endif

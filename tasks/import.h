@@ -1,7 +1,7 @@
 /* import.h — turns the files public benchmarks publish (GSM8K, MATH/MATH-500, AIME, GPQA, HumanEval,
- * MBPP, LiveCodeBench, ARC/MMLU) into evalh packs. Formats, fields and templates: tasks/README.md
- * "Importers". The result is validated with pack_open_mem and written through pack_build, so an
- * import either leaves a pack that opens or leaves nothing. */
+ * MBPP, LiveCodeBench, ARC/MMLU) into evalh packs. Formats, fields and templates:
+ * tasks/packs/README.md. The result is validated with pack_open_mem and written through pack_build,
+ * so an import either leaves a pack that opens or leaves nothing. */
 #ifndef PACK_IMPORT_H
 #define PACK_IMPORT_H
 
