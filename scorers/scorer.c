@@ -12,6 +12,7 @@
 #include "scorers/extract.h"
 #include "scorers/math.h"
 #include "scorers/mcq.h"
+#include "scorers/simple.h"
 
 int scr_is_correct(int verdict)
 {
@@ -36,7 +37,7 @@ const char *scr_verdict_name(int verdict)
 
 int scr_known(const char *name)
 {
-	static const char *const names[] = {"exact", "math", "mcq", "code"};
+	static const char *const names[] = {"exact", "math", "mcq", "code", "regex", "numeric"};
 	for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(name, names[i]) == 0)
 			return 1;
@@ -55,7 +56,7 @@ void scr_result_free(struct scr_result *r)
 /* ---- exact --------------------------------------------------------------------------- */
 
 /* Light normalisation: surrounding space, $ and trailing '.' dropped, runs of space collapsed. */
-static int exact_eq(const char *a, const char *b, int fold)
+int scr_exact_equal(const char *a, const char *b, int fold)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		const char **s = pass ? &b : &a;
@@ -123,7 +124,7 @@ static int score_exact(const char *options_json, const char *response, const str
 	if (!out->extracted)
 		out->verdict = SCR_NO_ANSWER;
 	else
-		out->verdict = exact_eq(gold->answer, out->extracted, fold) ? SCR_CORRECT : SCR_WRONG;
+		out->verdict = scr_exact_equal(gold->answer, out->extracted, fold) ? SCR_CORRECT : SCR_WRONG;
 	return EVH_OK;
 }
 
@@ -203,7 +204,7 @@ int scr_score(const char *scorer, const char *options_json, const char *response
 	(void)reasoning; /* kept by the caller and measured, never searched for an answer */
 	memset(out, 0, sizeof *out);
 	if (!scorer || !scr_known(scorer))
-		return evh_err_fail(err, EVH_ENOTFOUND, "scorer", "unknown scorer \"%s\" (known: exact, math, mcq, code)",
+		return evh_err_fail(err, EVH_ENOTFOUND, "scorer", "unknown scorer \"%s\" (known: exact, math, mcq, code, regex, numeric)",
 				    scorer ? scorer : "(null)");
 	if (!response || !gold)
 		return evh_err_fail(err, EVH_EMISUSE, "scorer", "response and gold are required");
@@ -216,6 +217,10 @@ int scr_score(const char *scorer, const char *options_json, const char *response
 		rc = score_exact(options_json, response, gold, out, err);
 	} else if (strcmp(scorer, "math") == 0) {
 		rc = score_math(options_json, response, gold, out, err);
+	} else if (strcmp(scorer, "regex") == 0) {
+		rc = scr_regex_score(options_json, response, gold, out, err);
+	} else if (strcmp(scorer, "numeric") == 0) {
+		rc = scr_numeric_score(options_json, response, gold, out, err);
 	} else {
 		rc = score_mcq(response, gold, out, err);
 	}
