@@ -7,10 +7,34 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/batch_ops.h"
 #include "engine/comm.h"
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
+
+/* One query head q (head_dim) over positions 0..pos of kv head kh of one sequence's k/v caches
+ * ((pos + 1, kvd) each, this layer); out o (head_dim), att (pos + 1) scratch. */
+static void gqa_head(const struct eng_config *c, const float *qh, const float *k_cache, const float *v_cache,
+		     int kvd, int kh, int pos, float *att, float *o)
+{
+	const int hd = c->head_dim;
+	for (int p = 0; p <= pos; p++) {
+		const float *kp = k_cache + (size_t)p * kvd + (size_t)kh * hd;
+		float a = 0.0f;
+		for (int d = 0; d < hd; d++)
+			a += qh[d] * kp[d];
+		att[p] = a * c->softmax_scale;
+	}
+	eng_softmax(att, pos + 1);
+	for (int d = 0; d < hd; d++)
+		o[d] = 0.0f;
+	for (int p = 0; p <= pos; p++) {
+		const float *vp = v_cache + (size_t)p * kvd + (size_t)kh * hd;
+		for (int d = 0; d < hd; d++)
+			o[d] += att[p] * vp[d];
+	}
+}
 
 /* Self-attention for the token at pos; in: xb (dim,), out: xb2 (dim,). k/v caches: (max_seq, kv_dim). */
 static void gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
@@ -42,62 +66,53 @@ static void gqa(const struct eng_transformer *t, struct eng_state *s, const stru
 		eng_rope(kh, cos, sin, hd, 0);
 	}
 	/* softmax(q k^T * scaling) v, each kv head shared by H / KV query heads (repeat_kv) */
-	for (int h = 0; h < H; h++) {
-		const float *qh = s->q + (size_t)h * hd;
-		const int kh = (P->head0 + h) / group - P->kv_head0;
-		float *att = s->att + (size_t)h * s->max_seq;
-		for (int p = 0; p <= pos; p++) {
-			const float *kp = k_cache + (size_t)p * kvd + (size_t)kh * hd;
-			float a = 0.0f;
-			for (int d = 0; d < hd; d++)
-				a += qh[d] * kp[d];
-			att[p] = a * c->softmax_scale;
-		}
-		eng_softmax(att, pos + 1);
-		float *o = s->att_out + (size_t)h * hd;
-		for (int d = 0; d < hd; d++)
-			o[d] = 0.0f;
-		for (int p = 0; p <= pos; p++) {
-			const float *vp = v_cache + (size_t)p * kvd + (size_t)kh * hd;
-			for (int d = 0; d < hd; d++)
-				o[d] += att[p] * vp[d];
-		}
-	}
+	for (int h = 0; h < H; h++)
+		gqa_head(c, s->q + (size_t)h * hd, k_cache, v_cache, kvd, (P->head0 + h) / group - P->kv_head0, pos,
+			 s->att + (size_t)h * s->max_seq, s->att_out + (size_t)h * hd);
 	eng_pool_linear(s->pool, s->xb2, &L->wo, s->att_out);
 }
 
-/* Qwen3MoeSparseMoeBlock: softmax over the router logits, top-k, renormalised when
- * norm_topk_prob; in xb, out xb2. */
+/* Qwen3MoeSparseMoeBlock router on one token: softmax over the router logits scores (E, in
+ * place), top-k (largest first, lower index on ties as torch.topk), weights renormalised when
+ * norm_topk_prob; out idx, w (num_experts_per_tok). */
+static void route(const struct eng_config *c, float *scores, int *idx, float *w)
+{
+	const int E = c->n_routed_experts, K = c->num_experts_per_tok;
+	eng_softmax(scores, E);
+	float sum = 0.0f;
+	for (int k = 0; k < K; k++) {
+		int best = -1;
+		for (int e = 0; e < E; e++) {
+			int used = 0;
+			for (int j = 0; j < k; j++)
+				used |= idx[j] == e;
+			if (!used && (best < 0 || scores[e] > scores[best]))
+				best = e;
+		}
+		idx[k] = best;
+		w[k] = scores[best];
+		sum += scores[best];
+	}
+	for (int k = 0; k < K; k++)
+		w[k] = c->norm_topk_prob ? w[k] / sum : w[k];
+}
+
+/* The sparse MoE block on one token; in xb, out xb2. */
 static void moe(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L)
 {
 	const struct eng_config *c = &t->cfg;
 	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
 	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
 	eng_pool_linear(s->pool, s->scores, &gate, s->xb);
-	eng_softmax(s->scores, E);
-	float sum = 0.0f;
-	for (int k = 0; k < K; k++) { /* torch.topk: largest first, lower index on ties */
-		int best = -1;
-		for (int e = 0; e < E; e++) {
-			int used = 0;
-			for (int j = 0; j < k; j++)
-				used |= s->topk_idx[j] == e;
-			if (!used && (best < 0 || s->scores[e] > s->scores[best]))
-				best = e;
-		}
-		s->topk_idx[k] = best;
-		s->topk_w[k] = s->scores[best];
-		sum += s->scores[best];
-	}
+	route(c, s->scores, s->topk_idx, s->topk_w);
 	for (int i = 0; i < dim; i++)
 		s->xb2[i] = 0.0f;
 	for (int k = 0; k < K; k++) {
-		float w = c->norm_topk_prob ? s->topk_w[k] / sum : s->topk_w[k];
 		if (!L->experts[s->topk_idx[k]].w1.w) /* another rank's expert */
 			continue;
 		eng_swiglu_mlp(s->pool, s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
 		for (int i = 0; i < dim; i++)
-			s->xb2[i] += w * s->moe_out[i];
+			s->xb2[i] += s->topk_w[k] * s->moe_out[i];
 	}
 }
 
@@ -148,4 +163,100 @@ int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const 
 			return rc;
 	}
 	return ENG_OK;
+}
+
+/* ---- batched: the same steps over rows (eng_forward_batch; whole model only) ---- */
+
+/* Self-attention over rows; in xb (n, dim), out xb2 (n, dim). Every row writes its sequence's k/v
+ * at its position before any row attends (causal among one prompt chunk's rows). */
+static void gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
+		     const int *pos, struct eng_state *const *seq)
+{
+	const struct eng_config *c = &t->cfg;
+	const struct eng_part *P = &t->part;
+	const int H = P->n_heads, KV = P->n_kv_heads, hd = c->head_dim, kvd = KV * hd;
+	const int group = c->num_attention_heads / c->num_key_value_heads;
+	const size_t dim = (size_t)c->hidden_size, ldq = (size_t)H * hd, ldkv = 2 * (size_t)kvd;
+	eng_bpool_linear(b->pool, b->q, ldq, &L->wq, b->xb, dim, n);
+	eng_bpool_linear(b->pool, b->kv_a, ldkv, &L->wk, b->xb, dim, n); /* row r: k | v */
+	eng_bpool_linear(b->pool, b->kv_a + kvd, ldkv, &L->wv, b->xb, dim, n);
+	for (int r = 0; r < n; r++) {
+		struct eng_state *s = seq[r];
+		const int p = pos[r];
+		const float *cos = s->rope_cos + (size_t)p * (hd / 2), *sin = s->rope_sin + (size_t)p * (hd / 2);
+		for (int h = 0; h < H; h++) {
+			float *qh = b->q + (size_t)r * ldq + (size_t)h * hd;
+			if (L->q_norm)
+				eng_rmsnorm(qh, qh, L->q_norm, hd, c->rms_norm_eps);
+			eng_rope(qh, cos, sin, hd, 0);
+		}
+		float *k = s->kv_cache + ((size_t)l * s->max_seq + p) * kvd;
+		float *v = s->pe_cache + ((size_t)l * s->max_seq + p) * kvd;
+		memcpy(k, b->kv_a + (size_t)r * ldkv, (size_t)kvd * sizeof(float));
+		memcpy(v, b->kv_a + (size_t)r * ldkv + kvd, (size_t)kvd * sizeof(float));
+		for (int h = 0; h < KV; h++) {
+			float *kh = k + (size_t)h * hd;
+			if (L->k_norm)
+				eng_rmsnorm(kh, kh, L->k_norm, hd, c->rms_norm_eps);
+			eng_rope(kh, cos, sin, hd, 0);
+		}
+	}
+	for (int r = 0; r < n; r++) {
+		const struct eng_state *s = seq[r];
+		const float *k_cache = s->kv_cache + (size_t)l * s->max_seq * kvd;
+		const float *v_cache = s->pe_cache + (size_t)l * s->max_seq * kvd;
+		for (int h = 0; h < H; h++)
+			gqa_head(c, b->q + (size_t)r * ldq + (size_t)h * hd, k_cache, v_cache, kvd,
+				 (P->head0 + h) / group - P->kv_head0, pos[r], b->att, b->att_out + (size_t)r * ldq + (size_t)h * hd);
+	}
+	eng_bpool_linear(b->pool, b->xb2, dim, &L->wo, b->att_out, ldq, n);
+}
+
+/* The sparse MoE block over rows; in xb, out xb2 (n, dim); sums in moe()'s order. */
+static void moe_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int n)
+{
+	const struct eng_config *c = &t->cfg;
+	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
+	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
+	eng_bpool_linear(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
+	for (int r = 0; r < n; r++)
+		route(c, b->scores + (size_t)r * E, b->topk_idx + r * K, b->topk_w + r * K);
+	eng_experts_rows(b->pool, L->experts, E, K, n, b->xb, dim, b->topk_idx, b->moe_eo, b->moe_in, b->moe_tmp,
+			 b->moe_rows, b->moe_k, b->hb, b->hb2);
+	for (int r = 0; r < n; r++) {
+		float *y = b->xb2 + (size_t)r * dim;
+		for (int i = 0; i < dim; i++)
+			y[i] = 0.0f;
+		for (int k = 0; k < K; k++) {
+			if (!L->experts[b->topk_idx[r * K + k]].w1.w) /* another rank's expert */
+				continue;
+			const float w = b->topk_w[r * K + k], *eo = b->moe_eo + ((size_t)r * K + k) * dim;
+			for (int i = 0; i < dim; i++)
+				y[i] += w * eo[i];
+		}
+	}
+}
+
+void eng_layers_batch_gqa(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
+			  struct eng_state *const *seq)
+{
+	const struct eng_config *c = &t->cfg;
+	const int dim = c->hidden_size;
+	const size_t nd = (size_t)n * dim;
+	for (int l = 0; l < c->num_hidden_layers; l++) {
+		const struct eng_layer *L = &t->w.layers[l];
+		for (int r = 0; r < n; r++)
+			eng_rmsnorm(b->xb + (size_t)r * dim, b->x + (size_t)r * dim, L->attn_norm, dim, c->rms_norm_eps);
+		gqa_rows(t, b, L, l, n, pos, seq);
+		for (size_t i = 0; i < nd; i++)
+			b->x[i] += b->xb2[i];
+		for (int r = 0; r < n; r++)
+			eng_rmsnorm(b->xb + (size_t)r * dim, b->x + (size_t)r * dim, L->ffn_norm, dim, c->rms_norm_eps);
+		if (L->moe)
+			moe_rows(t, b, L, n);
+		else
+			eng_swiglu_rows(b->pool, b->xb2, &L->mlp, b->xb, n, b->hb, b->hb2);
+		for (size_t i = 0; i < nd; i++)
+			b->x[i] += b->xb2[i];
+	}
 }

@@ -206,6 +206,62 @@ int eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s
 int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm, int token,
 		    int pos, int flags, struct eng_err *err);
 
+/* ---- batched steps (batch_state.c): several sequences, or a prompt's positions, in one pass ----
+ * Rows are tokens; each row names its sequence's state, whose KV cache, RoPE tables and max_seq
+ * are used (its activations are not). Every weight matrix is read once per step for all rows.
+ * A row's logits equal eng_forward's for the same token, position and cache bit for bit: each
+ * row is summed in the same order as one-at-a-time steps (tests/unit/engine/test_batch_forward.c). */
+struct eng_bstate {
+	int max_rows, max_seq; /* rows per step; longest sequence (att scratch) */
+	float *x, *xb, *xb2;   /* (max_rows, dim) residual stream and scratch */
+	float *q;              /* (max_rows, n_heads * max(qk_head_dim, head_dim)) */
+	float *q_a;            /* (max_rows, q_lora_rank) */
+	float *kv_a;           /* (max_rows, kv_lora_rank + qk_rope_head_dim) MLA; (max_rows, 2 * kv_dim) GQA k | v */
+	float *q_abs, *att_lat; /* (kv_lora_rank) one (row, head) at a time */
+	float *att;            /* (max_seq) scores of one (row, head) */
+	float *att_out;        /* (max_rows, n_heads * max(v_head_dim, head_dim)) */
+	float *hb, *hb2;       /* (max_rows, max(intermediate_size, moe_intermediate_size * max(1, n_shared))) */
+	float *moe_in;         /* (max_rows, dim) the rows routed to one expert, gathered */
+	float *moe_tmp;        /* (max_rows, dim) that expert's (or the shared experts') output */
+	float *moe_eo;         /* (max_rows * num_experts_per_tok, dim) routed outputs per (row, k) */
+	int *moe_rows;         /* (max_rows) */
+	int *moe_k;            /* (max_rows) */
+	float *scores;         /* (max_rows, n_routed_experts) router logits, then probabilities */
+	float *scores_choice;  /* (n_routed_experts) */
+	float *group_scores;   /* (n_group) */
+	int *topk_idx;         /* (max_rows, num_experts_per_tok) */
+	float *topk_w;         /* (max_rows, num_experts_per_tok) */
+	int *head_rows;        /* (max_rows) rows whose logits are computed */
+	float *logits;         /* (max_rows, vocab) */
+	struct eng_bpool *pool; /* matmul threads, NULL = the caller's thread only */
+	struct eng_err err;    /* why the last eng_forward_batch returned NULL */
+};
+
+/* Scratch for steps of up to max_rows rows over sequences of at most max_seq positions. For a
+ * split model only the logits are allocated: its steps run row by row through eng_forward. */
+int eng_bstate_create(const struct eng_transformer *t, int max_rows, int max_seq, struct eng_bstate **out,
+		      struct eng_err *err);
+void eng_bstate_free(struct eng_bstate *b); /* NULL allowed */
+/* As eng_state_threads (a split model's rows use their sequence states' threads instead). */
+int eng_bstate_threads(struct eng_bstate *b, int n_threads, struct eng_err *err);
+
+enum { ENG_FF_LAST_ROWS = 2 }; /* logits only for each sequence's last row of the step */
+
+/* Runs n rows (1 <= n <= b->max_rows): token[i] at pos[i] of sequence seq[i]. Rows of one sequence
+ * must come in increasing consecutive positions (a prompt chunk: causal attention among them);
+ * positions before a sequence's first row must have been run on it. Returns b->logits, row i at
+ * i * vocab (rows without logits under ENG_FF_KV_ONLY / ENG_FF_LAST_ROWS hold garbage), or NULL
+ * with b->err set: a token or position out of range (nothing run), or a failed step of a split
+ * model (that sequence's state is then unusable). */
+const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *token,
+			       const int *pos, struct eng_state *const *seq, int flags);
+
+/* The family layers over rows (forward_*.c, whole models only): b->x (n, dim) in and out. */
+void eng_layers_batch_deepseek_v3(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
+				  struct eng_state *const *seq);
+void eng_layers_batch_gqa(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
+			  struct eng_state *const *seq);
+
 /* Split models (parallel_run.c): state of every rank, and one step driven on all of them. */
 int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct eng_state *s, struct eng_err *err);
 void eng_split_state_free(struct eng_state *s);

@@ -2,6 +2,7 @@
  * accumulation in float32 like the reference's float32 matmuls. */
 #include <math.h>
 
+#include "engine/batch_ops.h"
 #include "engine/ops.h"
 #include "engine/pool.h"
 
@@ -17,21 +18,7 @@ void eng_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 
 void eng_linear(float *y, const struct eng_linear *l, const float *x)
 {
-	const int in = l->in;
-	for (int i = 0; i < l->out; i++) {
-		const float *row = l->w + (size_t)i * in;
-		float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-		int j = 0;
-		for (; j + 4 <= in; j += 4) {
-			a0 += row[j] * x[j];
-			a1 += row[j + 1] * x[j + 1];
-			a2 += row[j + 2] * x[j + 2];
-			a3 += row[j + 3] * x[j + 3];
-		}
-		for (; j < in; j++)
-			a0 += row[j] * x[j];
-		y[i] = (a0 + a1) + (a2 + a3) + (l->b ? l->b[i] : 0.0f);
-	}
+	eng_linear_rows(y, 0, l, x, 0, 1); /* one summation order for single and batched steps */
 }
 
 void eng_softmax(float *x, int n)
