@@ -1,10 +1,11 @@
 /* code.c — the code scorer: extracts the program, turns the item's tests (HumanEval, MBPP-style
  * asserts, stdin/stdout cases, function calls; formats in scorers/SANDBOX.md) into a driver run in
- * the sandbox, and maps the sandbox's outcome to a verdict with the first failing test. */
+ * the sandbox (Python) or a compiled program (C, code_lang.c), and maps the sandbox's outcome to a
+ * verdict with the first failing test. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,127 +20,6 @@
 
 #define DETAIL_LIMIT (8u << 10)
 #define SHOW 300 /* bytes of an input/expected/got shown in a detail */
-
-struct opts {
-	double timeout_s;     /* per run: the whole test program, or one stdin/stdout case */
-	size_t memory;
-	int procs;
-	double float_tol;     /* stdio: relative/absolute tolerance on numeric tokens, 0 = exact */
-	char python[1024];    /* interpreter name or path */
-};
-
-static int parse_opts(const char *json, struct opts *o, struct evh_err *err)
-{
-	o->timeout_s = 10;
-	o->memory = 512u << 20;
-	o->procs = 64;
-	o->float_tol = 0;
-	snprintf(o->python, sizeof o->python, "python3");
-	if (!json || !json[0])
-		return 0;
-	cJSON *j = cJSON_Parse(json);
-	if (!j || !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		return evh_err_fail(err, EVH_EFORMAT, "code scorer options", "a JSON object is expected");
-	}
-	int rc = 0;
-	const cJSON *v;
-	if ((v = cJSON_GetObjectItemCaseSensitive(j, "timeout_s"))) {
-		if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 3600)
-			rc = evh_err_fail(err, EVH_EFORMAT, "code scorer options: timeout_s",
-					  "a number of seconds in (0, 3600] is expected");
-		else
-			o->timeout_s = v->valuedouble;
-	}
-	if (!rc && (v = cJSON_GetObjectItemCaseSensitive(j, "memory_mb"))) {
-		if (!cJSON_IsNumber(v) || v->valuedouble < 16 || v->valuedouble > 1 << 20)
-			rc = evh_err_fail(err, EVH_EFORMAT, "code scorer options: memory_mb",
-					  "a number of MiB in [16, 1048576] is expected");
-		else
-			o->memory = (size_t)v->valuedouble << 20;
-	}
-	if (!rc && (v = cJSON_GetObjectItemCaseSensitive(j, "procs"))) {
-		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4096)
-			rc = evh_err_fail(err, EVH_EFORMAT, "code scorer options: procs",
-					  "a number in [1, 4096] is expected");
-		else
-			o->procs = (int)v->valuedouble;
-	}
-	if (!rc && (v = cJSON_GetObjectItemCaseSensitive(j, "float_tol"))) {
-		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= 1)
-			rc = evh_err_fail(err, EVH_EFORMAT, "code scorer options: float_tol",
-					  "a number in [0, 1) is expected");
-		else
-			o->float_tol = v->valuedouble;
-	}
-	if (!rc && (v = cJSON_GetObjectItemCaseSensitive(j, "python"))) {
-		if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof o->python)
-			rc = evh_err_fail(err, EVH_EFORMAT, "code scorer options: python",
-					  "an interpreter name or path is expected");
-		else
-			snprintf(o->python, sizeof o->python, "%s", v->valuestring);
-	}
-	cJSON_Delete(j);
-	return rc;
-}
-
-/* ---- the interpreter ------------------------------------------------------------------------- */
-
-/* The real interpreter behind a name: PATH may hold a wrapper (pyenv shims are shell scripts that
- * need the very environment the sandbox removes), so ask it for sys.executable and the folders
- * its standard library lives in, once per name. */
-struct py {
-	char name[1024];
-	char exe[1024];
-	char prefix[2][1024]; /* made visible read-only in the sandbox unless under /usr */
-};
-
-static pthread_mutex_t py_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct py py_cache;
-
-static int python_resolve(const char *name, struct py *out, struct evh_err *err)
-{
-	pthread_mutex_lock(&py_lock);
-	if (strcmp(py_cache.name, name) == 0 && py_cache.exe[0]) {
-		*out = py_cache;
-		pthread_mutex_unlock(&py_lock);
-		return 0;
-	}
-	int rc = 0;
-	struct py p;
-	memset(&p, 0, sizeof p);
-	snprintf(p.name, sizeof p.name, "%s", name);
-	char *path = sbx_which(name);
-	if (!path || strchr(path, '\'')) {
-		rc = evh_err_fail(err, EVH_ENOTFOUND, "code scorer", "interpreter \"%s\" not found on PATH", name);
-		goto out;
-	}
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "'%s' -c 'import os,sys;print(os.path.realpath(sys.executable));"
-		 "print(os.path.realpath(sys.base_prefix));print(os.path.realpath(sys.prefix))'", path);
-	FILE *f = popen(cmd, "r");
-	char lines[3][1024] = {"", "", ""};
-	for (int i = 0; f && i < 3 && fgets(lines[i], sizeof lines[i], f); i++)
-		lines[i][strcspn(lines[i], "\n")] = 0;
-	int st = f ? pclose(f) : -1;
-	if (st != 0 || lines[0][0] != '/' || lines[1][0] != '/' || lines[2][0] != '/') {
-		rc = evh_err_fail(err, EVH_ENOTFOUND, "code scorer", "interpreter %s did not report its "
-				  "executable and prefix", path);
-		goto out;
-	}
-	snprintf(p.exe, sizeof p.exe, "%s", lines[0]);
-	for (int i = 0; i < 2; i++)
-		if (strncmp(lines[1 + i], "/usr/", 5) != 0 && strcmp(lines[1 + i], "/usr") != 0)
-			snprintf(p.prefix[i], sizeof p.prefix[i], "%s", lines[1 + i]);
-	if (strcmp(p.prefix[0], p.prefix[1]) == 0)
-		p.prefix[1][0] = 0;
-	py_cache = p;
-	*out = p;
-out:
-	free(path);
-	pthread_mutex_unlock(&py_lock);
-	return rc;
-}
 
 /* ---- one driver run --------------------------------------------------------------------------- */
 
@@ -185,10 +65,19 @@ static void parse_report(const struct sbx_result *r, const char *nonce, struct r
 	rep->found = 1;
 }
 
-static int run_driver(const struct py *py, const struct opts *o, const char *solution,
-		      const char *tests_json, const char *in, size_t in_len, struct sbx_result *r,
-		      struct report *rep, struct evh_err *err)
+/* One run of the program: Python under the driver (tests_json says what to run), or the C binary
+ * alone (rep stays "not found": a C program reports by its exit status). */
+static int run_prog(const struct scr_prog *p, const struct scr_code_opts *o, const char *solution,
+		    const char *tests_json, const char *in, size_t in_len, struct sbx_result *r,
+		    struct report *rep, struct evh_err *err)
 {
+	if (p->lang == SCR_LANG_C) {
+		int rc = scr_prog_run(p, o, NULL, NULL, 0, NULL, in, in_len, r, err);
+		memset(rep, 0, sizeof *rep);
+		rep->index = -1;
+		rep->err_len = rc ? 0 : r->err_len;
+		return rc;
+	}
 	unsigned char raw[16];
 	char nonce[33], env_nonce[48];
 	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
@@ -197,34 +86,13 @@ static int run_driver(const struct py *py, const struct opts *o, const char *sol
 		snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
 	snprintf(env_nonce, sizeof env_nonce, "EVALH_NONCE=%s", nonce);
 
-	const char *argv[] = {py->exe, "-I", "-B", "-X", "utf8", "_evalh_driver.py", NULL};
 	const char *env[] = {env_nonce, NULL};
-	const char *ro[3] = {NULL, NULL, NULL};
-	int k = 0;
-	for (int i = 0; i < 2; i++)
-		if (py->prefix[i][0])
-			ro[k++] = py->prefix[i];
 	struct sbx_file files[] = {
-		{"_evalh_driver.py", scr_code_driver, strlen(scr_code_driver)},
-		{"solution.py", solution, strlen(solution)},
-		{"_evalh_tests.json", tests_json, strlen(tests_json)},
+		{"_evalh_driver.py", scr_code_driver, strlen(scr_code_driver), 0},
+		{"solution.py", solution, strlen(solution), 0},
+		{"_evalh_tests.json", tests_json, strlen(tests_json), 0},
 	};
-	struct sbx_spec s;
-	memset(&s, 0, sizeof s);
-	s.argv = argv;
-	s.env = env;
-	s.stdin_data = in;
-	s.stdin_len = in_len;
-	s.files = files;
-	s.n_files = 3;
-	s.ro_paths = ro;
-	sbx_limits_defaults(&s.limits);
-	s.limits.wall_s = o->timeout_s;
-	s.limits.cpu_s = o->timeout_s;
-	s.limits.memory_bytes = o->memory;
-	s.limits.max_procs = o->procs;
-	s.limits.stderr_bytes = 256u << 10;
-	int rc = sbx_run(&s, r, err);
+	int rc = scr_prog_run(p, o, "_evalh_driver.py", files, 3, env, in, in_len, r, err);
 	if (rc == 0)
 		parse_report(r, nonce, rep);
 	return rc;
@@ -258,21 +126,6 @@ static void add_stderr_tail(struct evh_buf *b, const struct sbx_result *r, const
 	evh_buf_add(b, r->err + start, n - start);
 }
 
-/* Verdict from the sandbox's own findings, before the driver's report is looked at. -1: none. */
-static int limit_verdict(const struct sbx_result *r, struct evh_buf *d)
-{
-	if (r->memory_exceeded) {
-		evh_buf_printf(d, "memory limit exceeded (peak %zu MiB)", r->peak_memory >> 20);
-		return SCR_MEMORY;
-	}
-	if (r->timed_out || r->cpu_exceeded) {
-		evh_buf_printf(d, "time limit exceeded (%s, %.2f s wall)", r->timed_out ? "wall clock" : "cpu",
-			       r->wall_s);
-		return SCR_TIMEOUT;
-	}
-	return -1;
-}
-
 /* A run that ended without the driver's report line: a signal, os._exit, a crash. */
 static void describe_end(struct evh_buf *d, const struct sbx_result *r)
 {
@@ -304,7 +157,7 @@ static const char *str_field(const cJSON *j, const char *name)
 }
 
 /* HumanEval, MBPP and function calls: one run of the whole test program. */
-static int score_once(const struct py *py, const struct opts *o, const char *solution, cJSON *driver_tests,
+static int score_once(const struct scr_prog *py, const struct scr_code_opts *o, const char *solution, cJSON *driver_tests,
 		      const cJSON *shown_tests, struct scr_result *out, struct evh_buf *d,
 		      struct evh_err *err)
 {
@@ -313,11 +166,11 @@ static int score_once(const struct py *py, const struct opts *o, const char *sol
 		return evh_err_fail(err, EVH_ENOMEM, "code scorer", "out of memory");
 	struct sbx_result r;
 	struct report rep;
-	int rc = run_driver(py, o, solution, tj, NULL, 0, &r, &rep, err);
+	int rc = run_prog(py, o, solution, tj, NULL, 0, &r, &rep, err);
 	free(tj);
 	if (rc)
 		return rc;
-	int v = limit_verdict(&r, d);
+	int v = scr_code_limit_verdict(&r, d);
 	if (v < 0 && rep.found) {
 		v = verdict_from_report(&rep);
 		if (v != SCR_PASS) {
@@ -387,11 +240,12 @@ static int output_matches(const char *got, size_t got_len, const char *want, dou
 	}
 }
 
-static int score_stdio(const struct py *py, const struct opts *o, const char *solution, const cJSON *tests,
-		       struct scr_result *out, struct evh_buf *d, struct evh_err *err)
+/* stdin/stdout cases, one sandbox run each, in Python (under the driver) or C. */
+static int score_stdio(const struct scr_prog *p, const struct scr_code_opts *o, const char *solution,
+		       const cJSON *tests, struct scr_result *out, struct evh_buf *d, struct evh_err *err)
 {
 	const cJSON *cases = cJSON_GetObjectItemCaseSensitive(tests, "cases");
-	struct opts oc = *o;
+	struct scr_code_opts oc = *o;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(tests, "float_tol");
 	if (cJSON_IsNumber(v))
 		oc.float_tol = v->valuedouble;
@@ -414,21 +268,18 @@ static int score_stdio(const struct py *py, const struct opts *o, const char *so
 		const char *in = str_field(c, "input"), *want = str_field(c, "output");
 		struct sbx_result r;
 		struct report rep;
-		int rc = run_driver(py, &oc, solution, "{\"mode\":\"stdio\"}", in, strlen(in), &r, &rep, err);
+		int rc = run_prog(p, &oc, solution, "{\"mode\":\"stdio\"}", in, strlen(in), &r, &rep, err);
 		if (rc) {
 			evh_err_prefix(err, "case %d: ", i);
 			return rc;
 		}
-		int verdict = limit_verdict(&r, d);
+		int verdict = scr_code_limit_verdict(&r, d);
 		if (verdict < 0 && rep.found && strcmp(rep.status, "ok") != 0) {
 			verdict = verdict_from_report(&rep);
 			evh_buf_adds(d, rep.info);
 		} else if (verdict < 0 && !rep.found && (r.signal || r.exit_status != 0)) {
 			verdict = SCR_RUNTIME_ERROR;
 			describe_end(d, &r);
-		} else if (verdict < 0 && r.stdout_truncated) {
-			verdict = SCR_RUNTIME_ERROR;
-			evh_buf_printf(d, "output limit exceeded (%zu bytes kept)", r.out_len);
 		} else if (verdict < 0 && !output_matches(r.out, r.out_len, want, oc.float_tol)) {
 			verdict = SCR_FAIL;
 			evh_buf_adds(d, "wrong answer");
@@ -454,32 +305,152 @@ static int score_stdio(const struct py *py, const struct opts *o, const char *so
 	return 0;
 }
 
+/* C HumanEval style (HumanEval-X, MultiPL-E): the test part holds a main() whose assert()s check
+ * the function; exit 0 passes, an abort or a non-zero exit is a failed test. */
+static int score_c_exit(const struct scr_prog *p, const struct scr_code_opts *o, const char *entry,
+			struct scr_result *out, struct evh_buf *d, struct evh_err *err)
+{
+	struct sbx_result r;
+	struct report rep;
+	int rc = run_prog(p, o, NULL, NULL, NULL, 0, &r, &rep, err);
+	if (rc)
+		return rc;
+	int v = scr_code_limit_verdict(&r, d);
+	if (v < 0 && r.exited && r.exit_status == 0) {
+		v = SCR_PASS;
+	} else if (v < 0 && (r.signal == SIGABRT || (r.exited && r.exit_status != 0))) {
+		v = SCR_FAIL;
+		evh_buf_printf(d, "test 0: check of %s failed (", entry);
+		describe_end(d, &r);
+		evh_buf_adds(d, ")");
+	} else if (v < 0) {
+		v = SCR_RUNTIME_ERROR;
+		describe_end(d, &r);
+	}
+	if (v != SCR_PASS)
+		add_stderr_tail(d, &r, &rep);
+	out->verdict = v;
+	sbx_result_free(&r);
+	return 0;
+}
+
 /* ---- entry point ------------------------------------------------------------------------------ */
 
-/* HumanEval: the model may answer with the whole function or only its body. A body continues the
- * prompt; a whole definition is appended after it (the prompt's stub is redefined, its imports
- * stay), as evalplus does. */
-static char *humaneval_program(const char *prompt, const char *code, const char *entry)
+/* 1 when code defines `name`: the name, its parameter list, then '{' (C) or "def name" (Python). */
+static int defines(int lang, const char *code, const char *name)
 {
-	char def[300];
-	snprintf(def, sizeof def, "def %s", entry);
+	size_t n = strlen(name);
+	if (lang == SCR_LANG_PYTHON) {
+		for (const char *p = strstr(code, "def "); p; p = strstr(p + 4, "def ")) {
+			const char *q = p + 4;
+			while (*q == ' ')
+				q++;
+			if (strncmp(q, name, n) == 0 && (q[n] == '(' || q[n] == ' '))
+				return 1;
+		}
+		return 0;
+	}
+	for (const char *p = strstr(code, name); p; p = strstr(p + 1, name)) {
+		if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		const char *q = p + n;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q != '(')
+			continue;
+		q = strchr(q, ')');
+		if (!q)
+			return 0;
+		q++;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q == '{')
+			return 1;
+	}
+	return 0;
+}
+
+/* HumanEval: the model may answer with the whole function or only its body. A body continues the
+ * prompt. A whole definition in Python is appended after the prompt (the stub is redefined, its
+ * imports stay), as evalplus does; in C a second definition would not compile, so it comes after
+ * the prompt's preprocessor lines only. C adds the test's main() at the end. */
+static char *humaneval_program(int lang, const char *prompt, const char *code, const char *entry,
+			       const char *c_test)
+{
 	struct evh_buf b;
 	evh_buf_init(&b, EVH_LIMIT_TEXT * 2);
-	evh_buf_adds(&b, prompt);
-	if (strstr(code, def))
-		evh_buf_adds(&b, "\n\n");
+	int whole = defines(lang, code, entry);
+	if (lang == SCR_LANG_C && whole) {
+		for (const char *l = prompt; *l;) {
+			size_t n = strcspn(l, "\n");
+			const char *t = l;
+			while (*t == ' ' || *t == '\t')
+				t++;
+			if (*t == '#') {
+				evh_buf_add(&b, l, n);
+				evh_buf_adds(&b, "\n");
+			}
+			l += n + (l[n] == '\n');
+		}
+	} else {
+		evh_buf_adds(&b, prompt);
+		if (whole)
+			evh_buf_adds(&b, "\n\n");
+	}
 	evh_buf_adds(&b, code);
 	evh_buf_adds(&b, "\n");
+	if (c_test) {
+		evh_buf_adds(&b, c_test);
+		evh_buf_adds(&b, "\n");
+	}
 	return evh_buf_take(&b);
+}
+
+/* C: compiles, then runs the stdio cases or the HumanEval-style main(). */
+static int score_c(const struct scr_code_opts *o, const char *style, const cJSON *t, struct scr_result *out,
+		   struct evh_buf *d, struct evh_err *err)
+{
+	char *program = NULL;
+	const char *entry = NULL;
+	if (strcmp(style, "humaneval") == 0) {
+		const char *prompt = str_field(t, "prompt"), *test = str_field(t, "test");
+		entry = str_field(t, "entry_point");
+		if (!prompt || !test || !entry || strlen(entry) > 200)
+			return evh_err_fail(err, EVH_EFORMAT, "code tests", "humaneval: string fields \"prompt\", "
+					    "\"test\" and \"entry_point\" are expected");
+		program = humaneval_program(SCR_LANG_C, prompt, out->extracted, entry, test);
+		if (!program)
+			return evh_err_fail(err, EVH_ENOMEM, "code scorer", "out of memory");
+	} else if (strcmp(style, "stdio") != 0) {
+		return evh_err_fail(err, EVH_EFORMAT, "code tests: style", "\"%s\" runs Python only; C items use "
+				    "\"stdio\" or \"humaneval\"", style);
+	}
+	struct scr_prog p;
+	int failed;
+	double secs;
+	int rc = scr_prog_c(o, program ? program : out->extracted, &p, d, &failed, &secs, err);
+	free(program);
+	if (rc)
+		return rc;
+	if (failed) {
+		out->verdict = SCR_COMPILE_ERROR;
+		return 0;
+	}
+	if (entry)
+		rc = score_c_exit(&p, o, entry, out, d, err);
+	else
+		rc = score_stdio(&p, o, NULL, t, out, d, err);
+	scr_prog_free(&p);
+	return rc;
 }
 
 int scr_code_score(const char *options_json, const char *response, const struct scr_gold *gold,
 		   struct scr_result *out, struct evh_err *err)
 {
-	struct opts o;
-	struct py py;
+	struct scr_code_opts o;
+	struct scr_prog py;
 	memset(out, 0, sizeof *out);
-	int rc = parse_opts(options_json, &o, err);
+	int rc = scr_code_opts_parse(options_json, &o, err);
 	if (rc)
 		return rc;
 	if (!gold || !gold->tests)
@@ -491,22 +462,31 @@ int scr_code_score(const char *options_json, const char *response, const struct 
 	char *program = NULL;
 	struct evh_buf d;
 	evh_buf_init(&d, DETAIL_LIMIT);
-	out->extracted = scr_code_extract(response, &out->rule);
-	if (!out->extracted) {
-		rc = evh_err_fail(err, EVH_ENOMEM, "code scorer", "out of memory");
-		goto out;
-	}
-	rc = python_resolve(o.python, &py, err);
-	if (rc)
-		goto out;
 
 	/* A bare array is an MBPP-style assert list. */
 	const char *style = cJSON_IsArray(t) ? "assert" : str_field(t, "style");
+	const cJSON *lang = cJSON_IsArray(t) ? NULL : cJSON_GetObjectItemCaseSensitive(t, "language");
+	if (lang && (o.lang = scr_code_lang(cJSON_GetStringValue(lang))) < 0) {
+		rc = evh_err_fail(err, EVH_EFORMAT, "code tests: language", "\"python\" or \"c\" is expected");
+		goto out;
+	}
 	if (!style) {
 		rc = evh_err_fail(err, EVH_EFORMAT, "code tests: style", "\"humaneval\", \"assert\", "
 				  "\"stdio\" or \"call\" is expected");
 		goto out;
 	}
+	out->extracted = scr_code_extract_lang(response, o.lang, &out->rule);
+	if (!out->extracted) {
+		rc = evh_err_fail(err, EVH_ENOMEM, "code scorer", "out of memory");
+		goto out;
+	}
+	if (o.lang == SCR_LANG_C) {
+		rc = score_c(&o, style, t, out, &d, err);
+		goto out;
+	}
+	rc = scr_prog_python(&o, &py, err);
+	if (rc)
+		goto out;
 	if (strcmp(style, "stdio") == 0) {
 		rc = score_stdio(&py, &o, out->extracted, t, out, &d, err);
 		goto out;
@@ -525,7 +505,7 @@ int scr_code_score(const char *options_json, const char *response, const struct 
 					  "\"test\" and \"entry_point\" are expected");
 			goto out;
 		}
-		program = humaneval_program(prompt, out->extracted, entry);
+		program = humaneval_program(SCR_LANG_PYTHON, prompt, out->extracted, entry, NULL);
 		struct evh_buf tb;
 		evh_buf_init(&tb, EVH_LIMIT_TEXT);
 		evh_buf_printf(&tb, "%s\n\ncheck(%s)\n", test, entry);

@@ -6,11 +6,12 @@
 
 #include "scorers/code_int.h"
 
-static int python_tag(const char *tag, size_t len)
+static int lang_tag(int lang, const char *tag, size_t len)
 {
-	static const char *const ok[] = {"", "python", "py", "python3", "Python", "Python3"};
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strlen(ok[i]) == len && strncmp(ok[i], tag, len) == 0)
+	static const char *const py[] = {"", "python", "py", "python3", "Python", "Python3", NULL};
+	static const char *const c[] = {"", "c", "C", "h", NULL};
+	for (const char *const *ok = lang == SCR_LANG_C ? c : py; *ok; ok++)
+		if (strlen(*ok) == len && strncmp(*ok, tag, len) == 0)
 			return 1;
 	return 0;
 }
@@ -30,6 +31,11 @@ static const char *next_fence(const char *p, const char *start)
 
 char *scr_code_extract(const char *response, const char **rule)
 {
+	return scr_code_extract_lang(response, SCR_LANG_PYTHON, rule);
+}
+
+char *scr_code_extract_lang(const char *response, int lang, const char **rule)
+{
 	const char *text = response ? response : "";
 	for (const char *t = strstr(text, "</think>"); t; t = strstr(t + 1, "</think>"))
 		text = t + strlen("</think>");
@@ -48,7 +54,7 @@ char *scr_code_extract(const char *response, const char **rule)
 		const char *body = nl + 1;
 		const char *close = next_fence(body, text);
 		size_t len = close ? (size_t)(close - body) : strlen(body);
-		if (python_tag(tag, tag_len)) {
+		if (lang_tag(lang, tag, tag_len)) {
 			best = body;
 			best_len = len;
 		}

@@ -199,10 +199,11 @@ static int host_work_create(struct run *r, const struct sbx_spec *s, int is_root
 	for (size_t i = 0; i < s->n_files; i++) {
 		char path[4200];
 		snprintf(path, sizeof path, "%s/%s", r->host_work, s->files[i].name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -1;
 		int bad = write_all(fd, s->files[i].data, s->files[i].len) != 0 ||
+			  fchmod(fd, s->files[i].mode ? s->files[i].mode & 0777 : 0644) != 0 ||
 			  (is_root && fchown(fd, uid, uid) != 0);
 		close(fd);
 		if (bad)
@@ -372,9 +373,10 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 	}
 	run_close(r, F_SYNC_P); /* without the go byte the child reads EOF and gives up */
 
-	/* Wait for the end, capturing output; the wall clock kills the whole tree. */
+	/* Wait for the end, capturing output; the wall clock and a stdout past its cap kill the whole
+	 * tree. */
 	double deadline = t0 + l->wall_s;
-	int out_open = 1, err_open = 1;
+	int out_open = 1, err_open = 1, killed = 0;
 	for (;;) {
 		struct pollfd pf[3] = {{r->fds[F_PIDFD], POLLIN, 0},
 				       {out_open ? r->fds[F_OUT_R] : -1, POLLIN, 0},
@@ -395,6 +397,11 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 		}
 		if (pf[1].revents && drain(r->fds[F_OUT_R], &ob, &out->stdout_truncated))
 			out_open = 0;
+		if (out->stdout_truncated && !killed) {
+			killed = 1;
+			kill(r->pid, SIGKILL);
+			sbx_cg_kill(&r->cg);
+		}
 		if (pf[2].revents && drain(r->fds[F_ERR_R], &eb, &out->stderr_truncated))
 			err_open = 0;
 		if (pf[0].revents)
@@ -472,14 +479,32 @@ done:
 /* ---- probe and public entry points ----------------------------------------------------------- */
 
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-static int g_layers;
+static int g_layers, g_wanted;
 static char g_notes[1024];
+#define N_LAYERS 12
+static char g_layer_notes[N_LAYERS][160]; /* by bit index: why the host refused that layer */
 
-static void note(const char *fmt, const char *arg)
+static int bit_index(int layer)
+{
+	for (int i = 0; i < N_LAYERS; i++)
+		if (layer == 1 << i)
+			return i;
+	return -1;
+}
+
+/* Records a refusal once: in the one-line summary and against the layer(s) it concerns. */
+static void note(int layers, const char *fmt, const char *arg)
 {
 	size_t n = strlen(g_notes);
 	if (n + 2 < sizeof g_notes)
 		snprintf(g_notes + n, sizeof g_notes - n, fmt, arg);
+	for (int i = 0; i < N_LAYERS; i++)
+		if ((layers & (1 << i)) && !g_layer_notes[i][0]) {
+			snprintf(g_layer_notes[i], sizeof g_layer_notes[i], fmt, arg);
+			size_t k = strlen(g_layer_notes[i]);
+			while (k > 0 && (g_layer_notes[i][k - 1] == ' ' || g_layer_notes[i][k - 1] == ';'))
+				g_layer_notes[i][--k] = 0;
+		}
 }
 
 static const struct {
@@ -516,22 +541,24 @@ static void probe(void)
 	int is_root = geteuid() == 0;
 	int want = SBX_L_PIDNS | SBX_L_NETNS | SBX_L_MNTNS | SBX_L_IPCNS | SBX_L_UTSNS | SBX_L_NNP |
 		   SBX_L_RLIMIT | SBX_L_SECCOMP | (is_root ? SBX_L_SETUID : SBX_L_USERNS);
+	g_wanted = want | SBX_L_CGROUP1 | SBX_L_CGROUP2;
 	const char *why = NULL;
 	if (!sbx_seccomp_filter(&why)) {
 		want &= ~SBX_L_SECCOMP;
-		note("seccomp: %s; ", why);
+		note(SBX_L_SECCOMP, "seccomp: %s; ", why);
 	}
 	int cg = sbx_cg_probe(&why);
 	want |= cg;
 	if (!cg)
-		note("cgroup: %s; ", why);
+		note(SBX_L_CGROUP1 | SBX_L_CGROUP2, "cgroup: %s; ", why);
 	uint64_t base = 0;
 	if (!is_root) {
 		if (clone_ok(CLONE_NEWUSER)) {
 			base = CLONE_NEWUSER;
 		} else {
 			want &= ~SBX_L_USERNS;
-			note("%s", "user namespace refused: no namespaces as a non-root user; ");
+			note(SBX_L_USERNS | SBX_L_PIDNS | SBX_L_NETNS | SBX_L_MNTNS | SBX_L_IPCNS | SBX_L_UTSNS,
+			     "%s", "user namespace refused: no namespaces as a non-root user; ");
 		}
 	}
 	for (size_t i = 0; i < sizeof ns_layers / sizeof ns_layers[0]; i++) {
@@ -541,7 +568,7 @@ static void probe(void)
 		}
 		if (!clone_ok(base | ns_layers[i].flag)) {
 			want &= ~ns_layers[i].layer;
-			note("%s namespace refused; ", ns_layers[i].name);
+			note(ns_layers[i].layer, "%s namespace refused; ", ns_layers[i].name);
 		}
 	}
 	char *t = sbx_which("/bin/true");
@@ -566,13 +593,13 @@ static void probe(void)
 		if (step == SBX_STEP_MOUNT || step == SBX_STEP_PROC || step == SBX_STEP_PIVOT ||
 		    step == SBX_STEP_FILES) {
 			want &= ~SBX_L_MNTNS;
-			note("private root refused while %s; ", step_names[step]);
+			note(SBX_L_MNTNS, "private root refused while %s; ", step_names[step]);
 		} else if (step == SBX_STEP_SECCOMP) {
 			want &= ~SBX_L_SECCOMP;
-			note("%s", "seccomp filter refused by the kernel; ");
+			note(SBX_L_SECCOMP, "%s", "seccomp filter refused by the kernel; ");
 		} else if (step == SBX_STEP_SYNC && (want & (SBX_L_CGROUP1 | SBX_L_CGROUP2))) {
 			want &= ~(SBX_L_CGROUP1 | SBX_L_CGROUP2);
-			note("%s", "cgroup attach refused; ");
+			note(SBX_L_CGROUP1 | SBX_L_CGROUP2, "%s", "cgroup attach refused; ");
 		} else {
 			break;
 		}
@@ -587,15 +614,36 @@ int sbx_caps(void)
 	return g_layers;
 }
 
+static const char *const layer_names[N_LAYERS] = {
+	"userns", "pidns", "netns", "mntns", "ipcns", "utsns", "seccomp", "no_new_privs", "setuid",
+	"cgroup-v1", "cgroup-v2", "rlimits"};
+
+int sbx_caps_wanted(void)
+{
+	sbx_caps();
+	return g_wanted;
+}
+
+const char *sbx_layer_name(int layer)
+{
+	int i = bit_index(layer);
+	return i < 0 ? NULL : layer_names[i];
+}
+
+const char *sbx_layer_note(int layer)
+{
+	sbx_caps();
+	int i = bit_index(layer);
+	return i < 0 || !g_layer_notes[i][0] || (g_layers & layer) ? NULL : g_layer_notes[i];
+}
+
 const char *sbx_caps_describe(char *buf, size_t n)
 {
-	static const char *const names[] = {"userns", "pidns", "netns", "mntns", "ipcns", "utsns",
-					    "seccomp", "no_new_privs", "setuid", "cgroup-v1",
-					    "cgroup-v2", "rlimits"};
+	const char *const *names = layer_names;
 	int caps = sbx_caps();
 	size_t k = 0;
 	buf[0] = 0;
-	for (size_t i = 0; i < sizeof names / sizeof names[0] && k < n; i++)
+	for (size_t i = 0; i < N_LAYERS && k < n; i++)
 		if (caps & (1 << i))
 			k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? " " : "", names[i]);
 	if (g_notes[0] && k < n)
@@ -606,8 +654,10 @@ const char *sbx_caps_describe(char *buf, size_t n)
 int sbx_run(const struct sbx_spec *spec, struct sbx_result *out, struct evh_err *err)
 {
 	memset(out, 0, sizeof *out);
-	if (!spec || !spec->argv || !spec->argv[0] || spec->argv[0][0] != '/')
-		return evh_err_fail(err, EVH_EMISUSE, "sandbox", "argv[0] must be an absolute path");
+	if (!spec || !spec->argv || !spec->argv[0] ||
+	    (spec->argv[0][0] != '/' && (strncmp(spec->argv[0], "./", 2) != 0 || bad_name(spec->argv[0] + 2))))
+		return evh_err_fail(err, EVH_EMISUSE, "sandbox", "argv[0] must be an absolute path or "
+				    "./NAME of a work file");
 	const struct sbx_limits *l = &spec->limits;
 	if (!(l->wall_s > 0) || !(l->cpu_s > 0) || l->memory_bytes < (1u << 20) || l->max_procs < 1 ||
 	    l->max_files < 4)

@@ -30,6 +30,7 @@ struct sbx_file {
 	const char *name;
 	const char *data;
 	size_t len;
+	unsigned mode;         /* permission bits; 0 means 0644 (0755 for a compiled program) */
 };
 
 struct sbx_limits {
@@ -39,8 +40,11 @@ struct sbx_limits {
 	int max_procs;         /* pids.max / RLIMIT_NPROC (threads count) */
 	size_t file_bytes;     /* RLIMIT_FSIZE, and the work folder's size when it is a tmpfs */
 	int max_files;         /* RLIMIT_NOFILE */
-	size_t stdout_bytes;   /* captured stdout; the rest is read and dropped, truncated set */
-	size_t stderr_bytes;   /* same for stderr */
+	size_t stdout_bytes;   /* captured stdout; past it the whole tree is killed (an output
+				* limit, stdout_truncated set): output that cannot be judged whole is
+				* not worth waiting for */
+	size_t stderr_bytes;   /* captured stderr; the rest is read and dropped (stderr_truncated),
+				* the program goes on */
 };
 
 /* Reasonable defaults: 10 s wall, 10 s CPU, 512 MiB, 64 procs, 64 MiB files, 256 fds, 8 MiB out,
@@ -48,7 +52,8 @@ struct sbx_limits {
 void sbx_limits_defaults(struct sbx_limits *l);
 
 struct sbx_spec {
-	const char *const *argv;       /* argv[0] an absolute path (the environment has no PATH search) */
+	const char *const *argv;       /* argv[0] an absolute path (the environment has no PATH search),
+				        * or "./NAME": one of `files`, run from the work folder */
 	const char *const *env;        /* extra "K=V" entries, NULL-terminated, or NULL; nothing of the
 				        * parent's environment is passed */
 	const char *stdin_data;        /* may be NULL: empty stdin */
@@ -67,8 +72,8 @@ struct sbx_result {
 	int timed_out;         /* wall clock reached; killed */
 	int cpu_exceeded;      /* SIGXCPU / CPU limit reached */
 	int memory_exceeded;   /* the cgroup's OOM killer fired */
-	int stdout_truncated;
-	int stderr_truncated;
+	int stdout_truncated;  /* stdout passed its cap: the tree was killed (output limit) */
+	int stderr_truncated;  /* stderr passed its cap: cut, the program went on */
 	char *out;             /* malloc'd, NUL-terminated (may contain NULs before it); out_len bytes */
 	size_t out_len;
 	char *err;
@@ -90,6 +95,14 @@ void sbx_result_free(struct sbx_result *r);
  * written into buf (for `evalh doctor`). */
 int sbx_caps(void);
 const char *sbx_caps_describe(char *buf, size_t n);
+
+/* For `evalh doctor`: the layers the sandbox tries on this host (root: setuid, else userns; both
+ * cgroup versions), a short name for one layer bit ("pidns", "cgroup-v2", ...; NULL for a non-layer)
+ * and why the host refused it (static text, NULL when it is in effect or was not tried).
+ * Thread-safe once sbx_caps() has run. */
+int sbx_caps_wanted(void);
+const char *sbx_layer_name(int layer);
+const char *sbx_layer_note(int layer);
 
 /* Finds `name` on the parent's PATH (before any scrubbing) and returns a malloc'd absolute path, or
  * NULL when not found. */

@@ -121,7 +121,7 @@ static void write_files(const struct sbx_child *c, const char *dir)
 		char path[4096];
 		join(path, sizeof path, dir, "/");
 		join(path, sizeof path, path, s->files[i].name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			fail(c, SBX_STEP_FILES);
 		const char *p = s->files[i].data;
@@ -135,6 +135,9 @@ static void write_files(const struct sbx_child *c, const char *dir)
 			p += w;
 			left -= (size_t)w;
 		}
+		/* fchmod, not open's mode: the umask inherited from the harness would cut it. */
+		if (fchmod(fd, s->files[i].mode ? s->files[i].mode & 0777 : 0644) != 0)
+			fail(c, SBX_STEP_FILES);
 		if (c->is_root && fchown(fd, c->uid, c->gid) != 0)
 			fail(c, SBX_STEP_FILES);
 		close(fd);

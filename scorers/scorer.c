@@ -31,6 +31,8 @@ const char *scr_verdict_name(int verdict)
 	case SCR_MEMORY: return "memory";
 	case SCR_RUNTIME_ERROR: return "runtime_error";
 	case SCR_COMPILE_ERROR: return "compile_error";
+	case SCR_OUTPUT_LIMIT: return "output_limit";
+	case SCR_SANDBOX_ERROR: return "sandbox_error";
 	}
 	return "unknown";
 }

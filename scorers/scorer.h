@@ -20,6 +20,10 @@ enum scr_verdict {
 	SCR_MEMORY = 13,
 	SCR_RUNTIME_ERROR = 14,
 	SCR_COMPILE_ERROR = 15,
+	SCR_OUTPUT_LIMIT = 16,  /* stdout past the cap: the program was killed, its output cut */
+	SCR_SANDBOX_ERROR = 17, /* the sandbox itself failed: never the model's failure, never
+				 * correct; scr_score reports it as an EVH_ESANDBOX error (the sample
+				 * is retried), the name is for outputs such as `evalh sandbox run` */
 };
 
 struct scr_gold {

@@ -49,7 +49,7 @@ static int run_py(const char *src, const char *in, double wall, struct sbx_resul
 {
 	const char *argv[] = {py_exe, "-I", "main.py", NULL};
 	const char *ro[] = {py_prefix, NULL};
-	struct sbx_file f = {"main.py", src, strlen(src)};
+	struct sbx_file f = {"main.py", src, strlen(src), 0};
 	struct sbx_spec s;
 	memset(&s, 0, sizeof s);
 	s.argv = argv;
@@ -164,6 +164,35 @@ static void test_exit_status_and_signal(void **state)
 	assert_false(r.exited);
 	assert_int_equal(r.signal, SIGSEGV);
 	sbx_result_free(&r);
+}
+
+/* A work file with its mode run as ./NAME (how compiled C programs run); the umask cannot cut the
+ * mode, and a file without the x bit cannot be run. */
+static void test_work_file_executable(void **state)
+{
+	const char *script = "#!/bin/sh\necho \"ran $0 in $(pwd)\"\nls -l data.txt | cut -c1-10\n";
+	struct sbx_file f[] = {{"run.sh", script, strlen(script), 0755}, {"data.txt", "d", 1, 0}};
+	const char *argv[] = {"./run.sh", NULL};
+	struct sbx_spec s;
+	memset(&s, 0, sizeof s);
+	s.argv = argv;
+	s.files = f;
+	s.n_files = 2;
+	sbx_limits_defaults(&s.limits);
+	s.limits.wall_s = 5;
+	struct sbx_result r;
+	struct evh_err e = {0};
+	assert_int_equal(sbx_run(&s, &r, &e), 0);
+	assert_int_equal(r.exit_status, 0);
+	assert_non_null(strstr(r.out, "ran ./run.sh in /"));
+	assert_non_null(strstr(r.out, "-rw-r--r--"));
+	sbx_result_free(&r);
+	f[0].mode = 0;
+	assert_int_equal(sbx_run(&s, &r, &e), EVH_ESANDBOX); /* not executable: exec refused */
+	const char *up[] = {"./../run.sh", NULL};
+	s.argv = up;
+	evh_err_clear(&e);
+	assert_int_equal(sbx_run(&s, &r, &e), EVH_EMISUSE);
 }
 
 static void test_infinite_loop_times_out(void **state)
@@ -322,7 +351,10 @@ static void test_huge_output_truncated(void **state)
 	assert_true(r.stdout_truncated);
 	assert_int_equal(r.out_len, 1u << 20);
 	assert_int_equal(r.out[0], 'y');
-	assert_int_equal(r.exit_status, 0);
+	/* past the cap the tree is killed at once (an output limit), not left to write 63 MiB more */
+	assert_false(r.exited);
+	assert_int_equal(r.signal, SIGKILL);
+	assert_false(r.timed_out);
 	sbx_result_free(&r);
 }
 
@@ -488,7 +520,7 @@ static void test_misuse(void **state)
 	s.argv = rel;
 	assert_int_equal(sbx_run(&s, &r, &e), EVH_EMISUSE);
 	const char *abs[] = {py_exe, NULL};
-	struct sbx_file f = {"../escape.py", "x", 1};
+	struct sbx_file f = {"../escape.py", "x", 1, 0};
 	s.argv = abs;
 	s.files = &f;
 	s.n_files = 1;
@@ -509,6 +541,17 @@ static void test_caps_describe(void **state)
 	sbx_caps_describe(buf, sizeof buf);
 	assert_non_null(strstr(buf, "rlimits"));
 	printf("# sandbox layers on this host: %s\n", buf);
+	/* every layer in effect was wanted, and none in effect carries a refusal note */
+	int caps = sbx_caps(), wanted = sbx_caps_wanted();
+	assert_int_equal(caps & ~wanted, 0);
+	assert_true(wanted & SBX_L_SECCOMP);
+	for (int b = 1; b <= SBX_L_RLIMIT; b <<= 1) {
+		assert_non_null(sbx_layer_name(b));
+		if (caps & b)
+			assert_null(sbx_layer_note(b));
+	}
+	assert_string_equal(sbx_layer_name(SBX_L_CGROUP2), "cgroup-v2");
+	assert_null(sbx_layer_name(3));
 }
 
 int main(void)
@@ -518,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_hello_and_stdin),
 		cmocka_unit_test(test_correct_programs),
 		cmocka_unit_test(test_exit_status_and_signal),
+		cmocka_unit_test(test_work_file_executable),
 		cmocka_unit_test(test_infinite_loop_times_out),
 		cmocka_unit_test(test_sigterm_ignored_sleep_times_out),
 		cmocka_unit_test(test_fork_bomb_contained),
