@@ -1,14 +1,16 @@
-/* batch.c — many requests on one model (engine.h eng_batch_*): n slots, each a session with its own
- * thread, fed from one bounded FIFO. This is the CPU path's form of "concurrent clients share the
- * engine": eng_forward steps one sequence at a time, so slots run side by side rather than in one
- * batched forward. Continuous batching (one forward over every active sequence per step, paged KV
- * so that slots cost only the positions they use, admission between steps) needs a batched
- * eng_forward over [n_seq] tokens with per-sequence positions and KV pages; the queue, the
- * callbacks and the counts here stay as they are when that arrives. */
+/* batch.c — many requests on one model (engine.h eng_batch_*) by continuous batching: one
+ * scheduler thread advances every active request by one batched step (eng_forward_batch: a decode
+ * row per generating request plus up to ENG_PREFILL_ROWS prompt rows of requests being admitted),
+ * so each weight matrix is read once per step for all of them. Queued requests are admitted
+ * between steps as slots free up, finished ones retire at once. A slot is one sequence's KV
+ * cache, allocated up front: the caches are the server's steady memory, not a per-request cost.
+ * Tokens are chosen by the same code as eng_generate (batch_internal.h) from logits that equal
+ * one-at-a-time steps bit for bit, so a request gets the same tokens alone or in a crowd. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/batch_internal.h"
 #include "engine/err.h"
 
 struct job {
@@ -18,10 +20,11 @@ struct job {
 };
 
 struct slot {
-	struct eng_batch *b;
-	struct eng_session *s;
-	pthread_t th;
-	int started;
+	struct eng_state *st; /* the sequence's KV cache */
+	struct job *j;        /* NULL: free */
+	struct eng_gen *g;    /* NULL while admitted but not started */
+	int fed, n_prompt;    /* prompt tokens run so far, of n_prompt */
+	int next, pos;        /* the decode row to run (after the prompt) */
 };
 
 struct eng_batch {
@@ -31,6 +34,14 @@ struct eng_batch {
 	int n_queued, max_queue, n_running, stopping;
 	int n_slots;
 	struct slot *slots;
+	/* the scheduler's, touched by its thread only */
+	struct eng_model *m;
+	const struct eng_transformer *tf;
+	struct eng_bstate *bs;
+	int *tok, *pos, *row_slot; /* (bs->max_rows) one step's rows */
+	struct eng_state **seq;
+	pthread_t th;
+	int started;
 };
 
 static void job_free(struct job *j)
@@ -42,45 +53,145 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static void run_job(struct slot *sl, struct job *j)
+/* Ends slot i's request: on_done with its result or error, then the slot is free. */
+static void retire(struct eng_batch *b, struct slot *sl, int rc, const struct eng_err *e)
 {
-	const struct eng_batch_req *rq = &j->rq;
-	if (rq->on_token && rq->on_token(rq->ctx, "", 0) != 0) {
-		rq->on_done(rq->ctx, ENG_OK, NULL, NULL);
-		return;
-	}
+	const struct eng_batch_req *rq = &sl->j->rq;
 	struct eng_gen_result res = {0};
 	struct eng_err err = {0};
-	struct eng_gen_input in = {.system = j->system, .text = j->user, .chat = !rq->raw};
-	int rc = eng_generate(sl->s, &in, &rq->opts, rq->on_token, rq->ctx, NULL, &res, &err);
-	rq->on_done(rq->ctx, rc, &res, &err);
+	if (rc == ENG_OK && sl->g) {
+		rc = eng_gen_finish(sl->g, &res, &err);
+		e = &err;
+	} else {
+		eng_gen_free(sl->g);
+	}
+	sl->g = NULL;
+	rq->on_done(rq->ctx, rc, rc == ENG_OK ? &res : NULL, e);
 	eng_gen_result_free(&res);
+	job_free(sl->j);
+	sl->j = NULL;
+	pthread_mutex_lock(&b->mu);
+	b->n_running--;
+	pthread_mutex_unlock(&b->mu);
 }
 
-static void *slot_main(void *arg)
+/* A newly admitted request: the len-0 call (a client that left while queued is skipped), then
+ * render, encode and ready its generation. */
+static void start(struct eng_batch *b, struct slot *sl)
 {
-	struct slot *sl = arg;
-	struct eng_batch *b = sl->b;
-	pthread_mutex_lock(&b->mu);
-	for (;;) {
-		while (!b->head && !b->stopping)
-			pthread_cond_wait(&b->cv, &b->mu);
-		struct job *j = b->head;
-		if (!j)
-			break; /* stopping and drained */
-		b->head = j->next;
-		if (!b->head)
-			b->tail = NULL;
-		b->n_queued--;
-		b->n_running++;
-		pthread_mutex_unlock(&b->mu);
-		run_job(sl, j);
-		job_free(j);
+	const struct eng_batch_req *rq = &sl->j->rq;
+	if (rq->on_token && rq->on_token(rq->ctx, "", 0) != 0) {
+		rq->on_done(rq->ctx, ENG_OK, NULL, NULL);
+		job_free(sl->j);
+		sl->j = NULL;
 		pthread_mutex_lock(&b->mu);
 		b->n_running--;
+		pthread_mutex_unlock(&b->mu);
+		return;
 	}
-	pthread_mutex_unlock(&b->mu);
-	return NULL;
+	struct eng_gen_input in = {.system = sl->j->system, .text = sl->j->user, .chat = !rq->raw};
+	struct eng_err err = {0};
+	int rc = eng_gen_start(b->m, &in, &rq->opts, sl->st->max_seq, rq->on_token, rq->ctx, NULL, &sl->g, &err);
+	if (rc) {
+		retire(b, sl, rc, &err);
+		return;
+	}
+	eng_gen_prompt(sl->g, &sl->n_prompt);
+	sl->fed = 0;
+}
+
+/* One step: a decode row per generating request, then prompt rows (up to ENG_PREFILL_ROWS) of
+ * requests still prefilling, in slot order. Returns the row count. */
+static int build_rows(struct eng_batch *b)
+{
+	int n = 0, budget = ENG_PREFILL_ROWS;
+	for (int i = 0; i < b->n_slots; i++) {
+		struct slot *sl = &b->slots[i];
+		if (sl->g && sl->fed == sl->n_prompt) {
+			b->tok[n] = sl->next;
+			b->pos[n] = sl->pos;
+			b->seq[n] = sl->st;
+			b->row_slot[n++] = i;
+		}
+	}
+	for (int i = 0; i < b->n_slots && budget > 0; i++) {
+		struct slot *sl = &b->slots[i];
+		if (!sl->g || sl->fed == sl->n_prompt)
+			continue;
+		int np = 0;
+		const int32_t *ids = eng_gen_prompt(sl->g, &np);
+		for (; sl->fed < np && budget > 0; sl->fed++, budget--) {
+			b->tok[n] = ids[sl->fed];
+			b->pos[n] = sl->fed;
+			b->seq[n] = sl->st;
+			b->row_slot[n++] = i;
+		}
+	}
+	return n;
+}
+
+static void step(struct eng_batch *b)
+{
+	int n = build_rows(b);
+	if (n == 0)
+		return;
+	const float *lg = eng_forward_batch(b->tf, b->bs, n, b->tok, b->pos, b->seq, ENG_FF_LAST_ROWS);
+	const size_t V = (size_t)b->tf->cfg.vocab_size;
+	for (int r = 0; r < n; r++) {
+		struct slot *sl = &b->slots[b->row_slot[r]];
+		if (!sl->j)
+			continue; /* retired by an earlier row of this step */
+		if (!lg) { /* a split model's collective failed: every request of the step fails */
+			retire(b, sl, b->bs->err.code ? b->bs->err.code : ENG_EINTERNAL, &b->bs->err);
+			continue;
+		}
+		if (r + 1 < n && b->row_slot[r + 1] == b->row_slot[r])
+			continue; /* not the sequence's last row: no logits */
+		if (sl->fed < sl->n_prompt)
+			continue; /* prompt chunk that does not end the prompt */
+		struct eng_err err = {0};
+		int rc = eng_gen_step(sl->g, b->bs->logits + (size_t)r * V, &sl->next, &sl->pos, &err);
+		if (rc)
+			retire(b, sl, rc, &err);
+		else if (sl->next < 0)
+			retire(b, sl, ENG_OK, NULL);
+	}
+}
+
+static void *scheduler(void *arg)
+{
+	struct eng_batch *b = arg;
+	for (;;) {
+		/* admit waiting requests into free slots, or sleep when there is nothing to do */
+		pthread_mutex_lock(&b->mu);
+		int active = 0;
+		for (int i = 0; i < b->n_slots; i++) {
+			struct slot *sl = &b->slots[i];
+			if (!sl->j && b->head) {
+				sl->j = b->head;
+				b->head = sl->j->next;
+				if (!b->head)
+					b->tail = NULL;
+				b->n_queued--;
+				b->n_running++;
+			}
+			active += sl->j != NULL;
+		}
+		if (!active) {
+			if (b->stopping) {
+				pthread_mutex_unlock(&b->mu);
+				return NULL; /* stopping and drained */
+			}
+			pthread_cond_wait(&b->cv, &b->mu);
+			pthread_mutex_unlock(&b->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&b->mu);
+		for (int i = 0; i < b->n_slots; i++)
+			if (b->slots[i].j && !b->slots[i].g)
+				start(b, &b->slots[i]);
+		step(b);
+	}
 }
 
 int eng_batch_create(struct eng_model *m, int n_slots, int max_queue, struct eng_batch **out, struct eng_err *err)
@@ -100,17 +211,28 @@ int eng_batch_create(struct eng_model *m, int n_slots, int max_queue, struct eng
 	pthread_cond_init(&b->cv, NULL);
 	b->max_queue = max_queue;
 	b->n_slots = n_slots;
-	int rc = ENG_OK;
-	/* Sessions up front: their KV caches are the server's steady memory, not a per-request cost. */
+	b->m = m;
+	b->tf = eng_model_tf(m);
+	const int max_seq = eng_model_max_seq(m), rows = n_slots + ENG_PREFILL_ROWS;
+	int rc = eng_bstate_create(b->tf, rows, max_seq, &b->bs, err);
+	if (rc == ENG_OK && eng_model_threads(m) > 1)
+		rc = eng_bstate_threads(b->bs, eng_model_threads(m), err);
+	if (rc == ENG_OK &&
+	    (!(b->tok = malloc((size_t)rows * sizeof *b->tok)) || !(b->pos = malloc((size_t)rows * sizeof *b->pos)) ||
+	     !(b->row_slot = malloc((size_t)rows * sizeof *b->row_slot)) ||
+	     !(b->seq = malloc((size_t)rows * sizeof *b->seq))))
+		rc = eng_errf(err, ENG_ENOMEM, "batch: out of memory for %d rows", rows);
 	for (int i = 0; i < n_slots && rc == ENG_OK; i++) {
-		b->slots[i].b = b;
-		rc = eng_session_create(m, &b->slots[i].s, err);
+		rc = eng_state_create(b->tf, max_seq, &b->slots[i].st, err);
+		/* a split model's rows run through eng_forward on these states: give them the threads */
+		if (rc == ENG_OK && b->tf->split && eng_model_threads(m) > 1)
+			rc = eng_state_threads(b->slots[i].st, eng_model_threads(m), err);
 	}
-	for (int i = 0; i < n_slots && rc == ENG_OK; i++) {
-		if (pthread_create(&b->slots[i].th, NULL, slot_main, &b->slots[i]) != 0)
-			rc = eng_errf(err, ENG_ENOMEM, "batch: cannot start slot thread %d", i);
+	if (rc == ENG_OK) {
+		if (pthread_create(&b->th, NULL, scheduler, b) != 0)
+			rc = eng_errf(err, ENG_ENOMEM, "batch: cannot start the scheduler thread");
 		else
-			b->slots[i].started = 1;
+			b->started = 1;
 	}
 	if (rc) {
 		eng_batch_free(b);
@@ -133,8 +255,8 @@ int eng_batch_submit(struct eng_batch *b, const struct eng_batch_req *rq, struct
 	j->rq.system = j->system;
 	j->rq.user = j->user;
 	pthread_mutex_lock(&b->mu);
-	/* An idle slot takes a request at once, so only what exceeds the slots counts against the
-	 * queue: max_queue 0 means "run now or refuse". */
+	/* A free slot takes a request at the next step, so only what exceeds the slots counts against
+	 * the queue: max_queue 0 means "run now or refuse". */
 	if (b->stopping || b->n_running + b->n_queued >= b->n_slots + b->max_queue) {
 		int q = b->n_queued, stopping = b->stopping;
 		pthread_mutex_unlock(&b->mu);
@@ -175,11 +297,15 @@ void eng_batch_free(struct eng_batch *b)
 	b->stopping = 1;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
-	for (int i = 0; i < b->n_slots; i++) {
-		if (b->slots[i].started)
-			pthread_join(b->slots[i].th, NULL);
-		eng_session_free(b->slots[i].s);
-	}
+	if (b->started)
+		pthread_join(b->th, NULL);
+	for (int i = 0; i < b->n_slots; i++)
+		eng_state_free(b->slots[i].st);
+	eng_bstate_free(b->bs);
+	free(b->tok);
+	free(b->pos);
+	free(b->row_slot);
+	free(b->seq);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->cv);
 	free(b->slots);

@@ -1,12 +1,14 @@
 /* engine.c — the public API of engine.h on the CPU path: a model is the transformer (model.h) plus
  * its tokenizer and chat family; a session owns one run state (KV cache) and generates one chat
- * turn at a time: render, encode, prefill, sample until EOS or max_tokens, decode. */
+ * turn at a time: render, encode, prefill (the prompt as rows of batched steps), sample until EOS or
+ * max_tokens, decode. The per-request part (eng_gen_*) is shared with batch.c's scheduler. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/batch_internal.h"
 #include "engine/err.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
@@ -27,7 +29,10 @@ struct eng_model {
 
 struct eng_session {
 	struct eng_model *m;
-	struct eng_state *st;
+	struct eng_state *st;   /* the KV cache */
+	struct eng_bstate *bs;  /* prefill chunks of ENG_PREFILL_ROWS rows */
+	int *tok, *pos;         /* (ENG_PREFILL_ROWS) a chunk's rows */
+	struct eng_state **seq; /* (ENG_PREFILL_ROWS) all s->st */
 };
 
 static double now_s(void)
@@ -118,15 +123,20 @@ int eng_session_create(struct eng_model *m, struct eng_session **out, struct eng
 	struct eng_session *s = calloc(1, sizeof *s);
 	if (!s)
 		return eng_errf(err, ENG_ENOMEM, "out of memory for a session");
-	int max_seq = m->tf->cfg.max_position_embeddings;
-	if (max_seq > ENG_SESSION_MAX_SEQ)
-		max_seq = ENG_SESSION_MAX_SEQ;
+	int max_seq = eng_model_max_seq(m);
 	int rc = eng_state_create(m->tf, max_seq, &s->st, err);
 	if (rc == ENG_OK && m->n_threads > 1)
 		rc = eng_state_threads(s->st, m->n_threads, err);
+	if (rc == ENG_OK)
+		rc = eng_bstate_create(m->tf, ENG_PREFILL_ROWS, max_seq, &s->bs, err);
+	if (rc == ENG_OK && m->n_threads > 1)
+		rc = eng_bstate_threads(s->bs, m->n_threads, err);
+	if (rc == ENG_OK && (!(s->tok = malloc(ENG_PREFILL_ROWS * sizeof *s->tok)) ||
+			     !(s->pos = malloc(ENG_PREFILL_ROWS * sizeof *s->pos)) ||
+			     !(s->seq = malloc(ENG_PREFILL_ROWS * sizeof *s->seq))))
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory for a session");
 	if (rc) {
-		eng_state_free(s->st);
-		free(s);
+		eng_session_free(s);
 		return rc;
 	}
 	s->m = m;
@@ -139,6 +149,10 @@ void eng_session_free(struct eng_session *s)
 	if (!s)
 		return;
 	eng_state_free(s->st);
+	eng_bstate_free(s->bs);
+	free(s->tok);
+	free(s->pos);
+	free(s->seq);
 	free(s);
 }
 
@@ -286,6 +300,211 @@ int eng_chat(struct eng_session *s, const char *system, const char *user, const 
 	return eng_generate(s, &in, o, cb, cb_ctx, NULL, out, err);
 }
 
+/* ---- one request's generation (batch_internal.h), shared by eng_generate and batch.c ---- */
+
+struct eng_gen {
+	const struct eng_model *m;
+	const char *const *stop;
+	size_t n_stop;
+	struct eng_gen_opts o;
+	struct eng_gen_trace *trace;
+	double t0;
+	int32_t *ids, *gen; /* prompt (n), generated (ng of at most o.max_tokens) */
+	size_t n;
+	int ng, pos, max_seq;
+	char *text; /* decoded bytes, kept only for stop strings */
+	size_t text_len, text_cap;
+	long stop_at;
+	struct eng_sampler smp;
+	struct stream st;
+	struct eng_gen_result res; /* counts and timings as they come */
+};
+
+void eng_gen_free(struct eng_gen *g)
+{
+	if (!g)
+		return;
+	eng_sampler_fini(&g->smp);
+	free(g->ids);
+	free(g->gen);
+	free(g->text);
+	free(g);
+}
+
+int eng_gen_start(const struct eng_model *m, const struct eng_gen_input *in, const struct eng_gen_opts *o,
+		  int max_seq, eng_token_cb cb, void *cb_ctx, struct eng_gen_trace *trace, struct eng_gen **out,
+		  struct eng_err *err)
+{
+	*out = NULL;
+	struct eng_gen_opts defaults;
+	if (!o) {
+		eng_gen_opts_defaults(&defaults);
+		o = &defaults;
+	}
+	if (!in || !in->text)
+		return eng_errf(err, ENG_EMISUSE, "eng_generate: text is required");
+	if (o->max_tokens < 1)
+		return eng_errf(err, ENG_EMISUSE, "max_tokens %d: must be >= 1", o->max_tokens);
+	if (trace && (trace->top_k < 0 || trace->top_k > 64))
+		return eng_errf(err, ENG_EMISUSE, "trace top_k %d: must be 0..64", trace->top_k);
+	struct eng_gen *g = calloc(1, sizeof *g);
+	if (!g)
+		return eng_errf(err, ENG_ENOMEM, "out of memory");
+	*g = (struct eng_gen){.m = m, .stop = in->stop, .n_stop = in->n_stop, .o = *o, .trace = trace, .t0 = now_s(),
+			      .max_seq = max_seq, .stop_at = -1, .st = {.cb = cb, .ctx = cb_ctx}};
+	char *prompt = NULL;
+	int rc = ENG_OK;
+	if (in->chat)
+		rc = eng_chat_render(m->tok, m->family, in->system, in->text, &prompt, err);
+	else if (!(prompt = strdup(in->text)))
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory");
+	if (rc == ENG_OK)
+		rc = eng_tok_encode(m->tok, prompt, strlen(prompt), &g->ids, &g->n, err);
+	free(prompt);
+	if (rc == ENG_OK && (g->n == 0 || g->n >= (size_t)max_seq))
+		rc = eng_errf(err, ENG_ELIMIT, "prompt of %zu tokens does not fit the context of %d", g->n, max_seq);
+	if (rc == ENG_OK)
+		rc = eng_sampler_init(&g->smp, m->tf->cfg.vocab_size, o, err);
+	if (rc == ENG_OK && !(g->gen = malloc((size_t)o->max_tokens * sizeof *g->gen)))
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory for %d tokens", o->max_tokens);
+	if (rc == ENG_OK && trace) {
+		size_t k = (size_t)trace->top_k, mt = (size_t)o->max_tokens;
+		trace->prompt_ids = malloc(g->n * sizeof *trace->prompt_ids);
+		trace->ids = malloc(mt * sizeof *trace->ids);
+		trace->top_ids = malloc((k ? k * mt : 1) * sizeof *trace->top_ids);
+		trace->top_logits = malloc((k ? k * mt : 1) * sizeof *trace->top_logits);
+		if (!trace->prompt_ids || !trace->ids || !trace->top_ids || !trace->top_logits)
+			rc = eng_errf(err, ENG_ENOMEM, "out of memory for the trace");
+		else
+			memcpy(trace->prompt_ids, g->ids, g->n * sizeof *g->ids);
+		trace->n_prompt = g->n;
+	}
+	if (rc) {
+		eng_gen_trace_free(trace);
+		eng_gen_free(g);
+		return rc;
+	}
+	g->res.n_prompt = (int)g->n;
+	g->res.finish = ENG_FINISH_LENGTH;
+	g->pos = (int)g->n;
+	*out = g;
+	return ENG_OK;
+}
+
+const int32_t *eng_gen_prompt(const struct eng_gen *g, int *n)
+{
+	*n = (int)g->n;
+	return g->ids;
+}
+
+int eng_gen_step(struct eng_gen *g, float *logits, int *next, int *pos, struct eng_err *err)
+{
+	const struct eng_model *m = g->m;
+	*next = -1;
+	if (g->trace && g->trace->top_k)
+		trace_top(g->trace, logits, m->tf->cfg.vocab_size);
+	int tok = eng_sample(&g->smp, logits);
+	if (g->ng == 0)
+		g->res.ttft_s = now_s() - g->t0;
+	if (is_eos(m, tok)) {
+		g->res.finish = ENG_FINISH_STOP;
+		return ENG_OK;
+	}
+	g->gen[g->ng++] = tok;
+	if (g->trace)
+		g->trace->ids[g->trace->n++] = tok;
+	if (tok == m->think_end && g->res.n_reasoning == 0)
+		g->res.n_reasoning = g->ng;
+	size_t plen = 0;
+	const char *piece = eng_tok_piece(m->tok, tok, &plen);
+	if (piece && g->n_stop) {
+		/* Stop strings are matched on the decoded bytes, which may span tokens. */
+		if (g->text_len + plen + 1 > g->text_cap) {
+			size_t cap = (g->text_len + plen + 1) * 2;
+			char *t = realloc(g->text, cap);
+			if (!t)
+				return eng_errf(err, ENG_ENOMEM, "out of memory");
+			g->text = t;
+			g->text_cap = cap;
+		}
+		memcpy(g->text + g->text_len, piece, plen);
+		g->text_len += plen;
+		struct eng_gen_input in = {.stop = g->stop, .n_stop = g->n_stop};
+		if ((g->stop_at = find_stop(&in, g->text, g->text_len, plen)) >= 0) {
+			g->res.finish = ENG_FINISH_STOP;
+			return ENG_OK;
+		}
+	}
+	if (piece)
+		stream_piece(&g->st, piece, plen, 0);
+	if (g->st.stopped) {
+		g->res.finish = ENG_FINISH_STOP;
+		return ENG_OK;
+	}
+	if (g->ng >= g->o.max_tokens || g->pos >= g->max_seq)
+		return ENG_OK;
+	*next = tok;
+	*pos = g->pos++;
+	return ENG_OK;
+}
+
+int eng_gen_finish(struct eng_gen *g, struct eng_gen_result *out, struct eng_err *err)
+{
+	int rc = ENG_OK;
+	stream_piece(&g->st, "", 0, 1);
+	*out = g->res;
+	out->n_completion = g->ng;
+	/* The text ends before the stop string, as OpenAI's `stop` does. */
+	out->text = g->stop_at >= 0 ? strndup(g->text, (size_t)g->stop_at) : eng_tok_decode(g->m->tok, g->gen, (size_t)g->ng, 0);
+	out->total_s = now_s() - g->t0;
+	if (!out->text) {
+		rc = eng_errf(err, ENG_ENOMEM, "out of memory decoding %d tokens", g->ng);
+		eng_gen_result_free(out);
+	}
+	eng_gen_free(g);
+	return rc;
+}
+
+const struct eng_transformer *eng_model_tf(const struct eng_model *m)
+{
+	return m->tf;
+}
+
+int eng_model_threads(const struct eng_model *m)
+{
+	return m->n_threads;
+}
+
+int eng_model_max_seq(const struct eng_model *m)
+{
+	int max_seq = m->tf->cfg.max_position_embeddings;
+	return max_seq > ENG_SESSION_MAX_SEQ ? ENG_SESSION_MAX_SEQ : max_seq;
+}
+
+/* Prefill: the prompt in chunks of up to bs->max_rows rows of one batched step each; only the
+ * last position's logits are computed. Returns them (bs->logits, ours to scale), NULL on failure. */
+static float *prefill(struct eng_session *s, const int32_t *ids, int n, struct eng_err *err)
+{
+	const struct eng_transformer *tf = s->m->tf;
+	struct eng_bstate *bs = s->bs;
+	const float *lg = NULL;
+	int k = 0;
+	for (int at = 0; at < n; at += k) {
+		k = n - at < bs->max_rows ? n - at : bs->max_rows;
+		for (int i = 0; i < k; i++) {
+			s->tok[i] = ids[at + i];
+			s->pos[i] = at + i;
+			s->seq[i] = s->st;
+		}
+		if (!(lg = eng_forward_batch(tf, bs, k, s->tok, s->pos, s->seq, at + k < n ? ENG_FF_KV_ONLY : ENG_FF_LAST_ROWS))) {
+			if (err)
+				*err = bs->err;
+			return NULL;
+		}
+	}
+	return bs->logits + (size_t)(k - 1) * tf->cfg.vocab_size;
+}
+
 int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const struct eng_gen_opts *o,
 		 eng_token_cb cb, void *cb_ctx, struct eng_gen_trace *trace, struct eng_gen_result *out,
 		 struct eng_err *err)
@@ -295,138 +514,28 @@ int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const st
 		memset(err, 0, sizeof *err);
 	if (!s || !in || !in->text)
 		return eng_errf(err, ENG_EMISUSE, "eng_generate: session and text are required");
-	struct eng_gen_opts defaults;
-	if (!o) {
-		eng_gen_opts_defaults(&defaults);
-		o = &defaults;
-	}
-	if (o->max_tokens < 1)
-		return eng_errf(err, ENG_EMISUSE, "max_tokens %d: must be >= 1", o->max_tokens);
-	if (trace && (trace->top_k < 0 || trace->top_k > 64))
-		return eng_errf(err, ENG_EMISUSE, "trace top_k %d: must be 0..64", trace->top_k);
-	const struct eng_model *m = s->m;
-	const struct eng_transformer *tf = m->tf;
-	double t0 = now_s();
-	char *prompt = NULL, *text = NULL;
-	int32_t *ids = NULL, *gen = NULL;
-	size_t n = 0, text_len = 0, text_cap = 0;
-	long stop_at = -1;
-	struct eng_sampler smp = {0};
-	int rc = ENG_OK;
-	if (in->chat)
-		rc = eng_chat_render(m->tok, m->family, in->system, in->text, &prompt, err);
-	else if (!(prompt = strdup(in->text)))
-		rc = eng_errf(err, ENG_ENOMEM, "out of memory");
-	if (rc == ENG_OK)
-		rc = eng_tok_encode(m->tok, prompt, strlen(prompt), &ids, &n, err);
-	if (rc == ENG_OK && (n == 0 || n >= (size_t)s->st->max_seq))
-		rc = eng_errf(err, ENG_ELIMIT, "prompt of %zu tokens does not fit the context of %d", n,
-			      s->st->max_seq);
-	if (rc == ENG_OK)
-		rc = eng_sampler_init(&smp, tf->cfg.vocab_size, o, err);
-	if (rc == ENG_OK && !(gen = malloc((size_t)o->max_tokens * sizeof *gen)))
-		rc = eng_errf(err, ENG_ENOMEM, "out of memory for %d tokens", o->max_tokens);
-	if (rc == ENG_OK && trace) {
-		size_t k = (size_t)trace->top_k, mt = (size_t)o->max_tokens;
-		trace->prompt_ids = malloc(n * sizeof *trace->prompt_ids);
-		trace->ids = malloc(mt * sizeof *trace->ids);
-		trace->top_ids = malloc((k ? k * mt : 1) * sizeof *trace->top_ids);
-		trace->top_logits = malloc((k ? k * mt : 1) * sizeof *trace->top_logits);
-		if (!trace->prompt_ids || !trace->ids || !trace->top_ids || !trace->top_logits)
-			rc = eng_errf(err, ENG_ENOMEM, "out of memory for the trace");
-		else
-			memcpy(trace->prompt_ids, ids, n * sizeof *ids);
-		trace->n_prompt = n;
-	}
+	struct eng_gen *g = NULL;
+	int rc = eng_gen_start(s->m, in, o, s->st->max_seq, cb, cb_ctx, trace, &g, err);
 	if (rc)
-		goto done;
-	out->n_prompt = (int)n;
-
-	/* Prefill: the prompt one position at a time; only the last position's logits are read. */
-	const float *logits = NULL;
-	for (size_t i = 0; i < n && rc == ENG_OK; i++) {
-		logits = eng_forward(tf, s->st, ids[i], (int)i, i + 1 < n ? ENG_FF_KV_ONLY : 0);
-		if (!logits)
-			rc = forward_failed(s, err, ids[i], i);
+		return rc;
+	int n = 0, next = -1, pos = 0;
+	const int32_t *ids = eng_gen_prompt(g, &n);
+	float *logits = prefill(s, ids, n, err);
+	if (!logits)
+		rc = err && err->code ? err->code : ENG_EINTERNAL;
+	/* Decode one token per step until EOS, a stop string, max_tokens, the context end or the
+	 * callback says stop. */
+	while (rc == ENG_OK && (rc = eng_gen_step(g, logits, &next, &pos, err)) == ENG_OK && next >= 0) {
+		if (!eng_forward(s->m->tf, s->st, next, pos, 0))
+			rc = forward_failed(s, err, next, (size_t)pos);
+		logits = s->st->logits; /* the sampler may scale them in place; they are ours */
 	}
-	if (rc)
-		goto done;
-
-	/* Decode until EOS, a stop string, max_tokens, the context end or the callback says stop. */
-	float *scratch = s->st->logits; /* the sampler may scale logits in place; they are ours */
-	struct stream st = {.cb = cb, .ctx = cb_ctx};
-	int pos = (int)n, ng = 0;
-	out->finish = ENG_FINISH_LENGTH;
-	for (;;) {
-		if (trace && trace->top_k)
-			trace_top(trace, scratch, tf->cfg.vocab_size);
-		int tok = eng_sample(&smp, scratch);
-		if (ng == 0)
-			out->ttft_s = now_s() - t0;
-		if (is_eos(m, tok)) {
-			out->finish = ENG_FINISH_STOP;
-			break;
-		}
-		gen[ng++] = tok;
-		if (trace)
-			trace->ids[trace->n++] = tok;
-		if (tok == m->think_end && out->n_reasoning == 0)
-			out->n_reasoning = ng;
-		size_t plen = 0;
-		const char *piece = eng_tok_piece(m->tok, tok, &plen);
-		if (piece && in->n_stop) {
-			/* Stop strings are matched on the decoded bytes, which may span tokens. */
-			if (text_len + plen + 1 > text_cap) {
-				size_t cap = (text_len + plen + 1) * 2;
-				char *t = realloc(text, cap);
-				if (!t) {
-					rc = eng_errf(err, ENG_ENOMEM, "out of memory");
-					goto done;
-				}
-				text = t;
-				text_cap = cap;
-			}
-			memcpy(text + text_len, piece, plen);
-			text_len += plen;
-			if ((stop_at = find_stop(in, text, text_len, plen)) >= 0) {
-				out->finish = ENG_FINISH_STOP;
-				break;
-			}
-		}
-		if (piece)
-			stream_piece(&st, piece, plen, 0);
-		if (st.stopped) {
-			out->finish = ENG_FINISH_STOP;
-			break;
-		}
-		if (ng >= o->max_tokens || pos >= s->st->max_seq)
-			break;
-		logits = eng_forward(tf, s->st, tok, pos++, 0);
-		if (!logits) {
-			rc = forward_failed(s, err, tok, (size_t)pos - 1);
-			goto done;
-		}
-	}
-	stream_piece(&st, "", 0, 1);
-	out->n_completion = ng;
-	if (stop_at >= 0) {
-		/* The text ends before the stop string, as OpenAI's `stop` does. */
-		out->text = strndup(text, (size_t)stop_at);
-	} else {
-		out->text = eng_tok_decode(m->tok, gen, (size_t)ng, 0);
-	}
-	if (!out->text)
-		rc = eng_errf(err, ENG_ENOMEM, "out of memory decoding %d tokens", ng);
-	out->total_s = now_s() - t0;
-done:
-	eng_sampler_fini(&smp);
-	free(prompt);
-	free(text);
-	free(ids);
-	free(gen);
 	if (rc) {
-		eng_gen_result_free(out);
+		eng_gen_free(g);
 		eng_gen_trace_free(trace);
+		return rc;
 	}
+	if ((rc = eng_gen_finish(g, out, err)))
+		eng_gen_trace_free(trace);
 	return rc;
 }
