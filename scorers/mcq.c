@@ -86,7 +86,7 @@ int scr_mcq_gold(const char *answer, const char *const *choices, size_t n_choice
 	while (isspace((unsigned char)*p) || *p == '(')
 		p++;
 	int l = toupper((unsigned char)*p) - 'A';
-	const char *q = p + 1;
+	const char *q = *p ? p + 1 : p; /* "" or "(": no letter, and nothing to read past the end */
 	while (*q == ')' || *q == '.' || isspace((unsigned char)*q))
 		q++;
 	if (l >= 0 && (size_t)l < max && !*q && isalpha((unsigned char)*p))
