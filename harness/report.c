@@ -527,6 +527,44 @@ static int parse_formats(const char *s)
 	return f ? f : -1;
 }
 
+/* Runs of one model (two temperatures, two revisions) would be told apart by nothing in the tables
+ * and chart legends: such runs are shown as "model (folder)", the folder being the run's own
+ * name, with " #N" after it should two folders share a name too. Labels are malloc'd into labels[]
+ * and runs[].model points at them. */
+static int label_runs(struct evh_run *runs, size_t n, char **labels)
+{
+	for (size_t i = 0; i < n; i++) {
+		int shared = 0;
+		for (size_t j = 0; j < n && !shared; j++)
+			shared = j != i && strcmp(runs[i].model, runs[j].model) == 0;
+		if (!shared)
+			continue;
+		size_t len = strlen(runs[i].dir);
+		while (len > 1 && runs[i].dir[len - 1] == '/')
+			len--;
+		const char *base = runs[i].dir + len;
+		while (base > runs[i].dir && base[-1] != '/')
+			base--;
+		if (asprintf(&labels[i], "%s (%.*s)", runs[i].model, (int)(runs[i].dir + len - base), base) < 0) {
+			labels[i] = NULL;
+			return EVH_ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (labels[i] && labels[j] && strcmp(labels[i], labels[j]) == 0) {
+				char *l;
+				if (asprintf(&l, "%s #%zu", labels[i], i + 1) < 0)
+					return EVH_ENOMEM;
+				free(labels[i]);
+				labels[i] = l;
+			}
+	for (size_t i = 0; i < n; i++)
+		if (labels[i])
+			runs[i].model = labels[i];
+	return EVH_OK;
+}
+
 int evh_report_main(int argc, char **argv)
 {
 	const char *out = NULL;
@@ -534,8 +572,9 @@ int evh_report_main(int argc, char **argv)
 	size_t n = 0;
 	struct evh_run *runs = calloc((size_t)argc + 1, sizeof *runs);
 	const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+	char **labels = calloc((size_t)argc + 1, sizeof *labels);
 	size_t nd = 0;
-	if (!runs || !dirs) {
+	if (!runs || !dirs || !labels) {
 		fprintf(stderr, "evalh report: out of memory\n");
 		goto done;
 	}
@@ -575,6 +614,10 @@ int evh_report_main(int argc, char **argv)
 			fprintf(stderr, "evalh report: %s\n", evh_err_str(&err, msg, sizeof msg));
 			goto done;
 		}
+	if (label_runs(runs, n, labels) != EVH_OK) {
+		fprintf(stderr, "evalh report: out of memory\n");
+		goto done;
+	}
 	if (evh_report_write(runs, n, out, formats, &err) != EVH_OK) {
 		fprintf(stderr, "evalh report: %s\n", evh_err_str(&err, msg, sizeof msg));
 		goto done;
@@ -587,6 +630,9 @@ int evh_report_main(int argc, char **argv)
 done:
 	for (size_t i = 0; i < n; i++)
 		evh_run_free(&runs[i]);
+	for (size_t i = 0; labels && i < (size_t)argc + 1; i++)
+		free(labels[i]);
+	free(labels);
 	free(runs);
 	free(dirs);
 	return code;

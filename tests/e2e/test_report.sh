@@ -1,8 +1,9 @@
 #!/bin/sh
 # evalh report on the hand-made runs of tests/fixtures/runs, and on two real runs against the
 # fake server when the arith pack has been built: files exist, numbers from summary.json, HTML
-# well-formed (xmllint), charts valid SVG/PNG, no live <script> from model names or outputs; the
-# page opens in headless Chromium when that is installed (screenshot non-empty).
+# well-formed (xmllint), charts valid SVG/PNG, no live <script> from model names or outputs; then
+# two real runs of the built-in tiny-arith at two temperatures; the pages open in headless Chromium
+# and the screenshots show the charts (skipped with a message without chromium or python3-pil).
 . "$(dirname "$0")/lib.sh"
 R="$ROOT/tests/fixtures/runs"
 
@@ -62,12 +63,68 @@ else
 	echo "skip - $PACK not built: real-run report not checked"
 fi
 
+# Two real runs of the built-in tiny-arith model at two temperatures (greedy and 2.0), one report:
+# runs of one model are told apart by their folder; numbers come from each run's summary.json.
+if [ -f "$PACK" ]; then
+	"$EVALH" run --model tiny-arith --tasks arith --limit 12 --concurrency 2 --temperature 0 --out "$TMP/t0" --quiet
+	check "tiny-arith at temperature 0 exits 0" [ $? -eq 0 ]
+	"$EVALH" run --model tiny-arith --tasks arith --limit 12 --concurrency 2 --temperature 2 --out "$TMP/t2" --quiet
+	check "tiny-arith at temperature 2 exits 0" [ $? -eq 0 ]
+	"$EVALH" report "$TMP/t0" "$TMP/t2" -o "$TMP/temps" 2>"$TMP/temps.err"
+	check "report over the two temperatures exits 0" [ $? -eq 0 ]
+	check "both runs in the markdown, each with its accuracy, CI and temperature" python3 - "$TMP" <<'PY'
+import json, re, sys
+t = sys.argv[1]
+md = open(t + "/temps/report.md").read()
+ok = True
+for run, temp in (("t0", 0), ("t2", 2)):
+    o = json.load(open("%s/%s/summary.json" % (t, run)))["overall"]
+    row = "| tiny-arith (%s) | 12 | %.1f%% [%.1f, %.1f] |" % (run, 100 * o["accuracy"], 100 * o["ci95"][0], 100 * o["ci95"][1])
+    print("  " + row)
+    ok = ok and row in md
+    ok = ok and json.load(open("%s/%s/run.json" % (t, run)))["options"]["temperature"] == temp
+    ok = ok and re.search(r"\| tiny-arith \(%s\) \|[^\n]*\| %s \|" % (run, temp), md) is not None
+sys.exit(0 if ok else 1)
+PY
+	if command -v gnuplot >/dev/null 2>&1; then
+		for c in acc_task acc_cost latency_total latency_ttft tokens_out tokens_reasoning acc_reasoning; do
+			check "temps: $c.svg is an SVG of sensible size naming both runs" sh -c \
+				"[ \$(wc -c <'$TMP/temps/$c.svg') -gt 2000 ] && grep -q 'tiny-arith (t0)' '$TMP/temps/$c.svg' && grep -q 'tiny-arith (t2)' '$TMP/temps/$c.svg'"
+			if command -v xmllint >/dev/null 2>&1; then
+				check "temps: $c.svg is well-formed" xmllint --noout "$TMP/temps/$c.svg"
+			fi
+			check "temps: $c.png is a PNG" sh -c "head -c 8 '$TMP/temps/$c.png' | od -An -c | grep -q 'P   N   G'"
+		done
+	fi
+fi
+
+# The page in a real browser: headless Chromium (Debian's chromium) screenshots it, and the
+# screenshot must show the charts' series colours; the same page with its charts cut out must not.
 CHROME=$(command -v chromium || command -v chromium-browser || true)
-if [ -n "$CHROME" ]; then
-	"$CHROME" --headless --no-sandbox --disable-gpu --screenshot="$TMP/shot.png" --window-size=1200,3000 \
-		"file://$TMP/rep/report.html" >/dev/null 2>&1
-	check "chromium screenshot of the report" [ -s "$TMP/shot.png" ]
+PYPIL=""
+for py in python3 /usr/bin/python3; do
+	"$py" -c "import PIL" 2>/dev/null && { PYPIL=$py; break; }
+done
+shot() { # shot HTML PNG
+	timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$TMP/chrome" \
+		--window-size=1200,3000 --screenshot="$2" "file://$1" >/dev/null 2>&1
+}
+if [ -z "$CHROME" ]; then
+	echo "skip - chromium missing (Debian package chromium): the page was not opened in a browser"
+elif [ -z "$PYPIL" ]; then
+	echo "skip - Pillow missing (Debian package python3-pil): the screenshot was not read"
+elif ! command -v gnuplot >/dev/null 2>&1; then
+	echo "skip - gnuplot missing: no charts to see in the browser"
 else
-	echo "skip - chromium missing: the page was not opened in a browser"
+	for rep in rep temps; do
+		[ -f "$TMP/$rep/report.html" ] || continue
+		shot "$TMP/$rep/report.html" "$TMP/$rep-shot.png"
+		check "chromium screenshot of the $rep report shows charts in two series colours" \
+			"$PYPIL" "$ROOT/tests/e2e/shot_colors.py" "$TMP/$rep-shot.png" 5000 2
+	done
+	"$PYPIL" "$ROOT/tests/e2e/shot_colors.py" --strip-svg "$TMP/rep/report.html" "$TMP/rep/nocharts.html"
+	shot "$TMP/rep/nocharts.html" "$TMP/nocharts-shot.png"
+	check "control: the same page without its charts shows no colour" \
+		"$PYPIL" "$ROOT/tests/e2e/shot_colors.py" "$TMP/nocharts-shot.png" --max 500
 fi
 finish
