@@ -26,10 +26,10 @@ static const char usage_run[] =
 
 static int read_file(const char *path, size_t limit, struct evh_buf *b, struct evh_err *err)
 {
+	evh_buf_init(b, limit);
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (!f)
 		return evh_err_fail(err, EVH_ENOTFOUND, path, "cannot open");
-	evh_buf_init(b, limit);
 	char chunk[65536];
 	size_t n;
 	int rc = 0;
@@ -134,10 +134,12 @@ static int sandbox_run(int argc, char **argv)
 		return EVH_EXIT_USAGE;
 	}
 	struct evh_buf src, in;
+	evh_buf_init(&src, 0);
 	evh_buf_init(&in, 0);
 	if (read_file(file, EVH_LIMIT_TEXT, &src, &err) ||
 	    (in_path && read_file(in_path, EVH_LIMIT_BODY, &in, &err))) {
 		evh_buf_free(&src);
+		evh_buf_free(&in);
 		return evh_cli_fail(&err, EVH_EXIT_USAGE);
 	}
 	cJSON *opt = cJSON_CreateObject();

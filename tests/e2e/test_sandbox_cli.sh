@@ -106,15 +106,20 @@ check "c: no network" [ "$(field c_net stdout)" = "no network" ]
 
 # usage errors
 "$EVALH" sandbox run --lang rust "$TMP/sum.py" >/dev/null 2>&1
-check "unknown language is a usage error (2)" [ $? -eq 2 ]
+r=$?
+check "unknown language is a usage error (2)" [ $r -eq 2 ]
 "$EVALH" sandbox run --lang python "$TMP/missing.py" >/dev/null 2>"$TMP/missing.err"
-check "missing file is a usage error naming the file" [ $? -eq 2 ] && grep -q missing.py "$TMP/missing.err"
+r=$?
+check "missing file is a usage error (2)" [ $r -eq 2 ]
+check "missing file: the message names it" grep -q 'missing.py: cannot open' "$TMP/missing.err"
 "$EVALH" sandbox run --lang python "$TMP/sum.py" --timeout -1 >/dev/null 2>&1
-check "bad --timeout is a usage error" [ $? -eq 2 ]
+r=$?
+check "bad --timeout is a usage error" [ $r -eq 2 ]
 
 # doctor
 "$EVALH" doctor >"$TMP/doctor.out" 2>&1
-check "doctor exits 0" [ $? -eq 0 ]
+r=$?
+check "doctor exits 0" [ $r -eq 0 ]
 check "doctor lists every layer" sh -c "for l in pidns netns mntns seccomp no_new_privs rlimits cgroup-v1 cgroup-v2; do grep -q \"^  \$l \" '$TMP/doctor.out' || exit 1; done"
 check "doctor: rlimits always active" grep -Eq '^  rlimits +active' "$TMP/doctor.out"
 check "doctor: python runs in the sandbox" grep -q 'python   ok in the sandbox' "$TMP/doctor.out"
