@@ -8,11 +8,22 @@
 #include "engine/engine.h"
 #include "harness/progress.h"
 
+/* Requests go to an engine batch (continuous batching: every request in flight advances in one
+ * batched step), so the runner's --concurrency N becomes batch size N. The provider is not told N:
+ * it counts requests in flight and, when they outnumber the batch's slots, opens a batch twice as
+ * large (or as large as the count) for new requests; the outgrown one finishes what it runs and is
+ * freed by its last request. After the runner's first round the batch has N slots. */
+struct pool {
+	struct eng_batch *b;
+	int slots, in_flight;
+	struct pool *next; /* outgrown pools still running requests */
+};
+
 struct engine_ctx {
 	struct eng_model *model;
 	pthread_mutex_t mu;
-	struct eng_session **free_list; /* idle sessions, reused so KV buffers are allocated once */
-	size_t n_free, cap;
+	struct pool *cur, *old;
+	int busy; /* requests in flight over all pools */
 };
 
 /* The one place engine codes become harness codes (curl's easy_perform mapping). */
@@ -36,39 +47,93 @@ static int map_code(int eng_code)
 	}
 }
 
-static struct eng_session *session_get(struct engine_ctx *c, struct evh_err *err)
+static void pool_free(struct pool *p)
 {
-	struct eng_session *s = NULL;
-	pthread_mutex_lock(&c->mu);
-	if (c->n_free)
-		s = c->free_list[--c->n_free];
-	pthread_mutex_unlock(&c->mu);
-	if (s)
-		return s;
-	struct eng_err ee = {0};
-	if (eng_session_create(c->model, &s, &ee)) {
-		evh_err_fail(err, map_code(ee.code), "engine", "%s", ee.msg);
-		return NULL;
-	}
-	return s;
+	if (!p)
+		return;
+	eng_batch_free(p->b);
+	free(p);
 }
 
-static void session_put(struct engine_ctx *c, struct eng_session *s)
+/* The pool a new request goes to, grown as described above; NULL with err set when there is none. */
+static struct pool *pool_enter(struct engine_ctx *c, struct evh_err *err)
 {
+	struct eng_err ee = {0};
+	struct pool *drop = NULL, *p = NULL;
 	pthread_mutex_lock(&c->mu);
-	if (c->n_free == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		struct eng_session **v = realloc(c->free_list, cap * sizeof *v);
-		if (!v) {
-			pthread_mutex_unlock(&c->mu);
-			eng_session_free(s);
-			return;
+	c->busy++;
+	if (!c->cur || (c->busy > c->cur->slots && c->cur->slots < 1024)) {
+		int want = c->cur ? (c->busy > 2 * c->cur->slots ? c->busy : 2 * c->cur->slots) : 1;
+		struct pool *np = calloc(1, sizeof *np);
+		want = want > 1024 ? 1024 : want;
+		if (np && eng_batch_create(c->model, want, 1000000, &np->b, &ee) == ENG_OK) {
+			np->slots = want;
+			if (c->cur && c->cur->in_flight == 0) {
+				drop = c->cur;
+			} else if (c->cur) {
+				c->cur->next = c->old;
+				c->old = c->cur;
+			}
+			c->cur = np;
+		} else {
+			free(np); /* keep queueing on the current batch, if any */
 		}
-		c->free_list = v;
-		c->cap = cap;
 	}
-	c->free_list[c->n_free++] = s;
+	if ((p = c->cur))
+		p->in_flight++;
+	else
+		c->busy--;
 	pthread_mutex_unlock(&c->mu);
+	pool_free(drop);
+	if (!p)
+		evh_err_fail(err, map_code(ee.code ? ee.code : ENG_ENOMEM), "engine", "%s",
+			     ee.msg[0] ? ee.msg : "cannot create the engine batch");
+	return p;
+}
+
+static void pool_leave(struct engine_ctx *c, struct pool *p)
+{
+	struct pool *drop = NULL;
+	pthread_mutex_lock(&c->mu);
+	c->busy--;
+	if (--p->in_flight == 0 && p != c->cur) {
+		for (struct pool **q = &c->old; *q; q = &(*q)->next)
+			if (*q == p) {
+				*q = p->next;
+				drop = p;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&c->mu);
+	pool_free(drop); /* on this worker's thread, never the batch's own */
+}
+
+/* One request's wait for its on_done. */
+struct wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, rc, skipped;
+	struct eng_gen_result g; /* text copied */
+	struct eng_err ee;
+};
+
+static void on_done(void *ctx, int rc, const struct eng_gen_result *res, const struct eng_err *err)
+{
+	struct wait *w = ctx;
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	if (err)
+		w->ee = *err;
+	if (!rc && !res) {
+		w->skipped = 1;
+	} else if (!rc) {
+		w->g = *res;
+		if (!(w->g.text = strdup(res->text ? res->text : "")))
+			w->rc = ENG_ENOMEM;
+	}
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static int stop_on_cancel(void *ctx, const char *piece, size_t len)
@@ -102,9 +167,6 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 	struct engine_ctx *c = p->ctx;
 	memset(resp, 0, sizeof *resp);
 	resp->attempts = 1;
-	struct eng_session *s = session_get(c, err);
-	if (!s)
-		return err ? err->code : EVH_EENGINE;
 	struct eng_gen_opts o;
 	eng_gen_opts_defaults(&o);
 	if (rq->temperature >= 0)
@@ -115,14 +177,32 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 		o.max_tokens = rq->max_tokens;
 	if (rq->has_seed)
 		o.seed = rq->seed;
-	struct eng_gen_result g = {0};
+	struct pool *pl = pool_enter(c, err);
+	if (!pl)
+		return err ? err->code : EVH_EENGINE;
+	struct wait w = {.done = 0};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	struct eng_batch_req br = {.system = rq->system, .user = rq->user, .opts = o, .on_token = stop_on_cancel,
+				   .on_done = on_done, .ctx = &w};
 	struct eng_err ee = {0};
 	double t0 = evh_now();
-	int rc = eng_chat(s, rq->system, rq->user, &o, stop_on_cancel, NULL, &g, &ee);
-	session_put(c, s);
-	/* A cancel stops generation through the callback, which eng_chat reports as a normal stop: the
-	 * partial answer must not be scored. */
-	if (!rc && evh_provider_cancelled()) {
+	int rc = eng_batch_submit(pl->b, &br, &ee);
+	if (rc == ENG_OK) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done)
+			pthread_cond_wait(&w.cv, &w.mu);
+		pthread_mutex_unlock(&w.mu);
+		rc = w.rc;
+		ee = w.ee;
+	}
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pool_leave(c, pl);
+	struct eng_gen_result g = w.g;
+	/* A cancel stops generation through the callback, which the engine reports as a normal stop
+	 * (or skips a request still queued): the partial answer must not be scored. */
+	if (!rc && (w.skipped || evh_provider_cancelled())) {
 		eng_gen_result_free(&g);
 		return evh_err_fail(err, EVH_ENET, "engine", "request cancelled");
 	}
@@ -135,9 +215,13 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 	resp->tokens_in = g.n_prompt;
 	resp->tokens_out = g.n_completion;
 	resp->tokens_reasoning = g.n_reasoning;
-	resp->ttft_s = g.ttft_s;
-	resp->total_s = g.total_s > 0 ? g.total_s : evh_now() - t0;
-	resp->gpu_s = resp->total_s;
+	/* Wall time includes any wait for a slot; the engine's own times start at admission. gpu_s
+	 * stays the request's generation time, although the batch's steps serve several requests
+	 * at once, so a busy batch bills its time more than once. */
+	double wall = evh_now() - t0, queued = wall > g.total_s ? wall - g.total_s : 0;
+	resp->ttft_s = g.ttft_s + queued;
+	resp->total_s = wall;
+	resp->gpu_s = g.total_s > 0 ? g.total_s : wall;
 	eng_gen_result_free(&g);
 	if (rc || !resp->finish_reason) {
 		evh_response_free(resp);
@@ -152,9 +236,12 @@ static void engine_free(struct evh_provider *p)
 		return;
 	struct engine_ctx *c = p->ctx;
 	if (c) {
-		for (size_t i = 0; i < c->n_free; i++)
-			eng_session_free(c->free_list[i]);
-		free(c->free_list);
+		pool_free(c->cur);
+		while (c->old) {
+			struct pool *n = c->old->next;
+			pool_free(c->old);
+			c->old = n;
+		}
 		eng_model_free(c->model);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
