@@ -51,7 +51,7 @@ TEST_HELPERS := $(wildcard tests/unit/*.c)
 DEPS_STAMP := build/.deps-ok
 DEB_PKGS := build-essential pkg-config libcurl4-openssl-dev libcjson-dev libarchive-dev libpcre2-dev \
 	libutf8proc-dev libseccomp-dev libmicrohttpd-dev libcsv-dev nettle-dev zlib1g-dev libcmocka-dev libzstd-dev gnuplot-nox zstd zip unzip curl python3 \
-	util-linux ca-certificates libxml2-utils
+	util-linux ca-certificates libxml2-utils chromium python3-pil python3-yaml
 
 .PHONY: all deps test unit e2e demo bench clean format packs
 all: $(B)/evalh packs

@@ -20,6 +20,7 @@
 #include "harness/registry.h"
 #include "harness/results.h"
 #include "harness/runner.h"
+#include "harness/shard.h"
 #include "harness/stats.h"
 #include "harness/util/json.h"
 #include "tasks/pack.h"
@@ -43,6 +44,7 @@ struct run_args {
 	double price_in, price_out; /* --price; < 0 when not given */
 	const char *reasoning_effort;
 	int reasoning_budget;
+	struct evh_shard shard; /* --shard I/N; zeroed: every item */
 };
 
 /* --max-time: seconds, or a duration such as 90s, 30m, 2h, 1h30m. */
@@ -261,6 +263,11 @@ static cJSON *run_json(const struct run_args *a, const char *run_id, const struc
 	cJSON_AddNumberToObject(op, "timeout_s", a->retry.timeout_s);
 	cJSON_AddNumberToObject(op, "max_attempts", a->retry.max_attempts);
 	preset_json(o, a, m);
+	if (a->shard.count) {
+		cJSON *sh = cJSON_AddObjectToObject(o, "shard");
+		cJSON_AddNumberToObject(sh, "index", a->shard.index);
+		cJSON_AddNumberToObject(sh, "count", a->shard.count);
+	}
 	if (tot && tot->stop) {
 		static const char *const why[] = {"", "interrupted", "fatal_status", "max_cost", "max_time"};
 		cJSON *st = cJSON_AddObjectToObject(o, "stopped");
@@ -512,7 +519,7 @@ int evh_cmd_run(int argc, char **argv)
 	struct evh_err err = {0};
 	enum {
 		O_TEMP = 256, O_TOPP, O_MAXTOK, O_RESUME, O_QUIET, O_NOSTREAM, O_TIMEOUT, O_ATTEMPTS, O_MODELS, O_SYSTEM,
-		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET,
+		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET, O_SHARD,
 	};
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -541,6 +548,7 @@ int evh_cmd_run(int argc, char **argv)
 		{"subsample-seed", required_argument, NULL, O_SUBSEED},
 		{"reasoning-effort", required_argument, NULL, O_EFFORT},
 		{"reasoning-budget", required_argument, NULL, O_BUDGET},
+		{"shard", required_argument, NULL, O_SHARD},
 		{0, 0, 0, 0},
 	};
 	int c, rc = EVH_OK;
@@ -609,6 +617,7 @@ int evh_cmd_run(int argc, char **argv)
 			rc = evh_cli_long("--reasoning-budget", optarg, 1024, 10000000, &lv, &err);
 			a.reasoning_budget = (int)lv;
 			break;
+		case O_SHARD: rc = evh_shard_parse(optarg, &a.shard, &err); break;
 		case O_TIMEOUT: rc = evh_cli_double("--timeout", optarg, 0.001, 86400, &a.retry.timeout_s, &err); break;
 		case O_ATTEMPTS:
 			rc = evh_cli_long("--max-attempts", optarg, 1, 100, &lv, &err);
@@ -672,11 +681,15 @@ int evh_cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < n_tasks; i++) {
 		if (a.preset && !a.set_samples && a.preset->samples <= 0)
 			tasks[i].samples = evh_preset_samples(a.preset, pack_count(tasks[i].pack));
-		if (!a.o.limit || a.o.limit >= pack_count(tasks[i].pack))
-			continue;
-		if ((rc = evh_subsample(tasks[i].pack, a.o.limit, a.o.subsample_seed, &subsets[i], &tasks[i].n_items, &err)))
+		if (a.o.limit && a.o.limit < pack_count(tasks[i].pack)) {
+			if ((rc = evh_subsample(tasks[i].pack, a.o.limit, a.o.subsample_seed, &subsets[i], &tasks[i].n_items,
+						&err)))
+				goto out;
+			tasks[i].items = subsets[i];
+		}
+		/* --shard after --limit: this machine's part of the items an unsharded run would take. */
+		if ((rc = evh_shard_filter(&a.shard, &tasks[i], &subsets[i], &err)))
 			goto out;
-		tasks[i].items = subsets[i];
 	}
 	if (!strcmp(model.provider, "openai") || !strcmp(model.provider, "anthropic"))
 		a.o.endpoint = model.base_url;

@@ -5,8 +5,10 @@
 #include <sys/prctl.h>
 
 #include "harness/cli.h"
+#include "harness/cmd_score.h"
 #include "harness/diff.h"
 #include "harness/gate.h"
+#include "harness/merge.h"
 #include "harness/report.h"
 #include "harness/serve.h"
 
@@ -20,7 +22,7 @@ static const char usage_text[] =
 	"      [--timeout SEC] [--max-attempts n] [--models FILE] [--system TEXT]\n"
 	"      [--preset r1|greedy] [--max-concurrency n] [--max-cost USD] [--max-time 90s|30m|1h30m]\n"
 	"      [--dry-run] [--price IN/OUT] [--subsample-seed s] [--reasoning-effort low|medium|high]\n"
-	"      [--reasoning-budget n]\n"
+	"      [--reasoning-budget n] [--shard I/N]\n"
 	"  list models|tasks|presets [--models FILE]\n"
 	"  pack build DIR -o ARCHIVE | inspect ARCHIVE | validate ARCHIVE... | gen-arith -o DIR [--seed s] [--n n]\n"
 	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"
@@ -29,7 +31,10 @@ static const char usage_text[] =
 	"  serve --model engine:PATH|NAME [--host A] [--port P] [--api-key-env NAME] [--threads n]\n"
 	"      [--parallel n] [--max-queue n] [--max-body BYTES]   the engine as an OpenAI-compatible server\n"
 	"  report RUN_DIR... -o OUT_DIR     Markdown + HTML report with gnuplot charts\n"
+	"  score RUN_DIR [-o NEW_DIR] [--quiet]   re-score a run's samples.jsonl with the current scorers\n"
+	"  judge --scorer math|mcq|exact|numeric|regex [--options JSON]   score {\"gold\",\"pred\"} JSON lines from stdin\n"
 	"  diff RUN_A RUN_B                 items whose verdict flipped, regressions first\n"
+	"  merge RUN_DIR... -o OUT_DIR      join the folders of run --shard I/N into one run\n"
 	"  gate --baseline RUN --candidate RUN [--alpha a] [--max-drop pts]\n"
 	"  version\n"
 	"\n"
@@ -58,10 +63,16 @@ int main(int argc, char **argv)
 		return evh_cmd_generate(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return evh_serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "score") == 0)
+		return evh_cmd_score(argc - 1, argv + 1);
+	if (strcmp(cmd, "judge") == 0)
+		return evh_cmd_judge(argc - 1, argv + 1);
 	if (strcmp(cmd, "diff") == 0)
 		return evh_diff_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return evh_report_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "merge") == 0)
+		return evh_merge_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "gate") == 0)
 		return evh_gate_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
