@@ -3,7 +3,8 @@
  * requests, so they join while others generate and leave at different steps; each result (text,
  * counts, finish) and its streamed pieces must equal eng_generate on a fresh session, greedy. Run
  * on tiny-arith (deepseek_v3, answers that end at EOS) and on the random qwen3_moe fixture with
- * the tiny tokenizer (random text that ends at max_tokens), with 1 and 2 matmul threads. Also:
+ * the tiny tokenizer (random text that ends at max_tokens), with 1 and 2 matmul threads, and on a
+ * tp = 2 split (whose steps run row by row). Also:
  * a request its client left while queued is skipped; a full queue refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,11 +70,12 @@ struct req {
 };
 
 /* Submits all requests to a batch of n_slots and checks each against a one-at-a-time run. */
-static void check_same_tokens(const char *dir, const struct req *rq, int n, int n_slots, int threads)
+static void check_same_tokens(const char *dir, const struct eng_par_opts *par, const struct req *rq, int n,
+			      int n_slots, int threads)
 {
 	struct eng_err err = {0};
 	struct eng_model *m = NULL;
-	assert_int_equal(eng_model_load(dir, &m, &err), ENG_OK);
+	assert_int_equal(eng_model_load_parallel(dir, par, &m, &err), ENG_OK);
 	assert_int_equal(eng_model_set_threads(m, threads, &err), ENG_OK);
 	/* alone */
 	struct eng_gen_result *alone = calloc((size_t)n, sizeof *alone);
@@ -127,8 +129,8 @@ static void check_same_tokens(const char *dir, const struct req *rq, int n, int 
 		free(calls[i].res.text);
 		eng_gen_result_free(&alone[i]);
 	}
-	printf("  %s, %d threads: %d requests on %d slots equal one at a time (%d stopped, %d at length)\n", dir,
-	       threads, n, n_slots, stops, lengths);
+	printf("  %s%s, %d threads: %d requests on %d slots equal one at a time (%d stopped, %d at length)\n", dir,
+	       par ? " split tp 2" : "", threads, n, n_slots, stops, lengths);
 	free(calls);
 	free(alone);
 	eng_model_free(m);
@@ -144,8 +146,18 @@ static void test_tiny_arith_same_tokens(void **st)
 {
 	(void)st;
 	int n = (int)(sizeof arith / sizeof arith[0]);
-	check_same_tokens("engine/models/tiny-arith", arith, n, 3, 1);
-	check_same_tokens("engine/models/tiny-arith", arith, n, 8, 2);
+	check_same_tokens("engine/models/tiny-arith", NULL, arith, n, 3, 1);
+	check_same_tokens("engine/models/tiny-arith", NULL, arith, n, 8, 2);
+}
+
+/* A split model's batched steps fall back to one row at a time: same tokens still. */
+static void test_split_same_tokens(void **st)
+{
+	(void)st;
+	struct eng_par_opts par;
+	eng_par_opts_defaults(&par);
+	par.tp = 2;
+	check_same_tokens("engine/models/tiny-arith", &par, arith + 2, 3, 2, 1);
 }
 
 /* The random qwen3_moe fixture with the tiny tokenizer: a model folder of links. */
@@ -168,7 +180,7 @@ static void test_qwen3_moe_same_tokens(void **st)
 		{"a", 1, 12}, {"the quick brown fox jumps over the lazy dog", 1, 5}, {"1 2 3 4 5 6 7 8 9", 1, 20},
 		{"hello", 0, 9}, {"x y", 1, 3},
 	};
-	check_same_tokens(dir, rq, 5, 2, 1);
+	check_same_tokens(dir, NULL, rq, 5, 2, 1);
 	for (int i = 0; i < 4; i++) {
 		snprintf(l, sizeof l, "%s/%s", dir, files[i][1]);
 		unlink(l);
@@ -226,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tiny_arith_same_tokens),
+		cmocka_unit_test(test_split_same_tokens),
 		cmocka_unit_test(test_qwen3_moe_same_tokens),
 		cmocka_unit_test(test_queue_and_skip),
 	};
