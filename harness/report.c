@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "harness/diff.h"
 #include "harness/report_plot.h"
 #include "harness/report_text.h"
 #include "harness/util/buf.h"
@@ -184,6 +185,9 @@ static void metrics_cells(struct table *t, const cJSON *s)
 		pct_cell(t, acc);
 	pass_cell(t, s);
 	pct_cell(t, evh_run_num(s, "cons_at_k"));
+	/* When a token cap, not the model, decided the score, these two columns show it (issue 13). */
+	pct_cell(t, evh_run_num(s, "accuracy_completed"));
+	pct_cell(t, evh_run_num(s, "truncation_rate"));
 	num_or_dash(t, "%.0f", evh_run_num(s, "errors"), 1);
 	double p50 = evh_run_num(s, "latency.total_p50"), p90 = evh_run_num(s, "latency.total_p90");
 	double t50 = evh_run_num(s, "latency.ttft_p50"), t90 = evh_run_num(s, "latency.ttft_p90");
@@ -200,10 +204,11 @@ static void metrics_cells(struct table *t, const cJSON *s)
 	num_or_dash(t, "%.4g", evh_run_num(s, "cost_per_million_tokens"), 1);
 }
 
-static const char *const metric_head[] = {"model", "items", "accuracy [95% CI]", "pass@k", "cons@k", "errors",
+static const char *const metric_head[] = {"model", "items", "accuracy [95% CI]", "pass@k", "cons@k",
+					  "accuracy (completed)", "truncated", "errors",
 					  "latency p50 / p90 (s)", "TTFT p50 / p90 (s)", "output tok/s",
 					  "cost (USD)", "USD / M tokens"};
-static const char metric_align[] = "lrrrrrrrrrr";
+static const char metric_align[] = "lrrrrrrrrrrrr";
 
 /* ---- the document, built once as a list of blocks -------------------------------------------- */
 
@@ -392,6 +397,31 @@ static void section_charts(struct doc *d, const struct evh_plots *p, const char 
 		     "<p class=\"warn\">Some charts are missing: see Warnings above.</p>\n");
 }
 
+/* Items whose verdict flipped between the first run and each other one (evalh diff), so a reader
+ * sees which questions a change won or lost. */
+static void section_flips(struct doc *d, const struct evh_run *runs, size_t n)
+{
+	if (n < 2 || d->rc)
+		return;
+	for (size_t r = 1; r < n && !d->rc; r++) {
+		struct evh_buf md;
+		struct evh_err err = {0};
+		evh_buf_init(&md, EVH_LIMIT_BODY);
+		if (evh_diff_markdown(runs[0].dir, runs[r].dir, &md, &err) != EVH_OK) {
+			char msg[EVH_ERR_MSG + EVH_ERR_WHERE + 4];
+			evh_buf_reset(&md);
+			evh_buf_printf(&md, "(no comparison: %s)\n", evh_err_str(&err, msg, sizeof msg));
+		}
+		both(d, "", "<pre>");
+		if (!d->rc)
+			d->rc = evh_buf_add(&d->md, md.data ? md.data : "", md.len);
+		if (!d->rc)
+			d->rc = evh_html_add(&d->html, evh_buf_str(&md));
+		both(d, "\n", "</pre>\n");
+		evh_buf_free(&md);
+	}
+}
+
 static void section_examples(struct doc *d, const struct evh_run *runs, size_t n)
 {
 	static const char *const head[] = {"task", "item", "gold", "extracted", "verdict", "response (start)"};
@@ -495,6 +525,7 @@ int evh_report_write(const struct evh_run *runs, size_t n, const char *out_dir, 
 	section_charts(&d, &plots, out_dir);
 	section_runs(&d, runs, n);
 	section_examples(&d, runs, n);
+	section_flips(&d, runs, n);
 	both(&d, "", "</body>\n</html>\n");
 	rc = d.rc ? evh_err_fail(err, d.rc, out_dir, "building the report failed: %s", evh_strerror(d.rc)) : EVH_OK;
 	if (rc == EVH_OK && (formats & EVH_REPORT_MD))
