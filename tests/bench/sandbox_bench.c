@@ -2,7 +2,9 @@
  * through the sandbox with all workers, beside a plain fork/exec of python3 running the same file
  * with no isolation, as executions per second and a ratio. Both sides do the same bookkeeping a
  * scorer needs (a fresh folder holding the program, stdout captured, exit status checked), so the
- * difference is the isolation itself. The runs alternate in rounds so that a noisy shared machine
+ * difference is the isolation itself. Both start Python with -S: a host's site-packages may hold
+ * .pth hooks whose cost depends on what they find (one here costs 70 ms on the host and less in
+ * the sandbox), which would measure the host, not the sandbox. The runs alternate in rounds so that a noisy shared machine
  * drifts on both sides alike. A third row is the whole code scorer (driver, tests file, verdict).
  * usage: sandbox_bench [N] [WORKERS]; exit 1 when a correct program does not pass. */
 #include <errno.h>
@@ -54,7 +56,7 @@ static int find_python(void)
 
 static int run_sandbox(void)
 {
-	const char *argv[] = {py_exe, "-I", "-B", "main.py", NULL};
+	const char *argv[] = {py_exe, "-I", "-S", "-B", "main.py", NULL};
 	const char *ro[] = {py_prefix, NULL};
 	struct sbx_file f = {"main.py", PROGRAM, sizeof PROGRAM - 1, 0};
 	struct sbx_spec s;
@@ -90,7 +92,12 @@ static int run_bare(void)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		char *const argv[] = {py_exe, "-I", "-B", "main.py", NULL};
+		char *const argv[] = {py_exe, "-I", "-S", "-B", "main.py", NULL};
+		/* A session of its own, as the sandbox's program has (and as harnesses that start
+		 * tests with start_new_session do): with the kernel's autogroup scheduling a new
+		 * session is a new scheduling group, which on a loaded machine is worth more CPU than
+		 * the isolation costs, so both sides must have it. */
+		setsid();
 		if (chdir(dir) == 0 && dup2(p[1], 1) == 1)
 			execv(py_exe, argv);
 		_exit(127);
