@@ -104,6 +104,9 @@ $(B)/tests/$(1)/%: tests/unit/$(1)/%.c $(TEST_HELPERS) $(call libs_of,$(1))
 endef
 $(foreach m,$(MODS),$(eval $(call test_rule,$(m))))
 
+# CUDA kernels (kernels/*.cu) build only where nvcc exists; their rules live beside them.
+-include kernels/kernels.mk
+
 -include $(ALL_SRC:%.c=$(B)/obj/%.d) $(B)/obj/harness/main.d
 
 # Unit tests and end-to-end tests, all under AddressSanitizer/UBSan.

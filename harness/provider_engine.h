@@ -1,5 +1,5 @@
-/* provider_engine.h — the built-in engine as a provider: one model loaded once, one session per
- * concurrent worker. */
+/* provider_engine.h — the built-in engine as a provider: one model loaded once, requests submitted
+ * to the engine's continuous batch, so the runner's concurrency becomes the batch size. */
 #ifndef EVH_PROVIDER_ENGINE_H
 #define EVH_PROVIDER_ENGINE_H
 
