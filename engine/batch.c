@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/batch_internal.h"
 #include "engine/err.h"
@@ -130,12 +131,25 @@ static int build_rows(struct eng_batch *b)
 	return n;
 }
 
+static double step_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void step(struct eng_batch *b)
 {
 	int n = build_rows(b);
 	if (n == 0)
 		return;
+	double t0 = step_now();
 	const float *lg = eng_forward_batch(b->tf, b->bs, n, b->tok, b->pos, b->seq, ENG_FF_LAST_ROWS);
+	/* Each row pays an equal share of the step: a request is billed for the rows it used. */
+	double share = (step_now() - t0) / n;
+	for (int r = 0; r < n; r++)
+		if (b->slots[b->row_slot[r]].g)
+			eng_gen_add_compute(b->slots[b->row_slot[r]].g, share);
 	const size_t V = (size_t)b->tf->cfg.vocab_size;
 	for (int r = 0; r < n; r++) {
 		struct slot *sl = &b->slots[b->row_slot[r]];

@@ -28,6 +28,9 @@ int eng_gen_step(struct eng_gen *g, float *logits, int *next, int *pos, struct e
 /* Fills out (decoded text, counts, timings) and frees g, also on failure (out then empty). */
 int eng_gen_finish(struct eng_gen *g, struct eng_gen_result *out, struct eng_err *err);
 void eng_gen_free(struct eng_gen *g); /* NULL allowed: an abandoned generation */
+/* Adds s seconds of step time to g's compute share (the batch divides each step among its rows);
+ * a generation never given any is charged its whole wall time at finish. */
+void eng_gen_add_compute(struct eng_gen *g, double s);
 
 /* The model's parts the scheduler needs. */
 const struct eng_transformer *eng_model_tf(const struct eng_model *m);

@@ -309,6 +309,7 @@ struct eng_gen {
 	struct eng_gen_opts o;
 	struct eng_gen_trace *trace;
 	double t0;
+	double compute_s; /* share of batched step time, 0 when run alone */
 	int32_t *ids, *gen; /* prompt (n), generated (ng of at most o.max_tokens) */
 	size_t n;
 	int ng, pos, max_seq;
@@ -448,6 +449,11 @@ int eng_gen_step(struct eng_gen *g, float *logits, int *next, int *pos, struct e
 	return ENG_OK;
 }
 
+void eng_gen_add_compute(struct eng_gen *g, double s)
+{
+	g->compute_s += s;
+}
+
 int eng_gen_finish(struct eng_gen *g, struct eng_gen_result *out, struct eng_err *err)
 {
 	int rc = ENG_OK;
@@ -457,6 +463,7 @@ int eng_gen_finish(struct eng_gen *g, struct eng_gen_result *out, struct eng_err
 	/* The text ends before the stop string, as OpenAI's `stop` does. */
 	out->text = g->stop_at >= 0 ? strndup(g->text, (size_t)g->stop_at) : eng_tok_decode(g->m->tok, g->gen, (size_t)g->ng, 0);
 	out->total_s = now_s() - g->t0;
+	out->compute_s = g->compute_s > 0 ? g->compute_s : out->total_s;
 	if (!out->text) {
 		rc = eng_errf(err, ENG_ENOMEM, "out of memory decoding %d tokens", g->ng);
 		eng_gen_result_free(out);

@@ -64,6 +64,9 @@ struct eng_gen_result {
 	int finish;          /* enum eng_finish */
 	double ttft_s;       /* prefill + first token */
 	double total_s;
+	double compute_s;    /* this request's share of the compute: each batched step's time divided
+			      * among its rows (alone: the whole generation), so that pricing by time
+			      * does not bill shared steps once per request */
 };
 void eng_gen_result_free(struct eng_gen_result *r);
 

@@ -215,13 +215,12 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 	resp->tokens_in = g.n_prompt;
 	resp->tokens_out = g.n_completion;
 	resp->tokens_reasoning = g.n_reasoning;
-	/* Wall time includes any wait for a slot; the engine's own times start at admission. gpu_s
-	 * stays the request's generation time, although the batch's steps serve several requests
-	 * at once, so a busy batch bills its time more than once. */
+	/* Wall time includes any wait for a slot; the engine's own times start at admission. gpu_s is
+	 * the request's share of the batched steps, so requests sharing a step split its cost. */
 	double wall = evh_now() - t0, queued = wall > g.total_s ? wall - g.total_s : 0;
 	resp->ttft_s = g.ttft_s + queued;
 	resp->total_s = wall;
-	resp->gpu_s = g.total_s > 0 ? g.total_s : wall;
+	resp->gpu_s = g.compute_s > 0 ? g.compute_s : wall;
 	eng_gen_result_free(&g);
 	if (rc || !resp->finish_reason) {
 		evh_response_free(resp);

@@ -19,6 +19,16 @@ for d in map(json.loads, open('$TMP/eng/samples.jsonl')):
     assert d['tokens_in'] > 5 and d['tokens_out'] > d['tokens_reasoning'] > 0, d
     assert d['cost_usd'] > 0 and d['rule'] == 'boxed', d
 "
+# Engine time is priced per request as its share of each batched step: the time billed over all
+# samples cannot exceed the run's wall time (a batch serving 2 requests must not bill twice).
+check "billed engine time <= wall time of the run" python3 -c "
+import json, datetime, sys
+r = json.load(open('$TMP/eng/run.json')); p = r['model']['gpu_hour_price']
+billed = sum(json.loads(l)['cost_usd'] for l in open('$TMP/eng/samples.jsonl')) / p * 3600
+t = lambda s: datetime.datetime.strptime(s, '%Y-%m-%dT%H:%M:%SZ')
+wall = (t(r['ended_at']) - t(r['started_at'])).total_seconds() + 1
+print('  billed %.1f s of engine time in %.0f s of wall time' % (billed, wall))
+sys.exit(0 if 0 < billed <= wall else 1)"
 check "run.json records the engine model path" python3 -c "
 import json,sys; j=json.load(open('$TMP/eng/run.json')); sys.exit(0 if j['model']['provider']=='engine' and j['model']['path'].endswith('engine/models/tiny-arith') else 1)"
 # A truncated checkpoint is refused with a message naming the file.
