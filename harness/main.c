@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include "harness/cli.h"
+#include "harness/cmd_sandbox.h"
 #include "harness/cmd_score.h"
 #include "harness/diff.h"
 #include "harness/gate.h"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"  serve --model engine:PATH|NAME [--host A] [--port P] [--api-key-env NAME] [--threads n]\n"
 	"      [--parallel n] [--max-queue n] [--max-body BYTES]   the engine as an OpenAI-compatible server\n"
 	"  report RUN_DIR... -o OUT_DIR     Markdown + HTML report with gnuplot charts\n"
+	"  sandbox run --lang python|c FILE [--stdin F] [--timeout S] [--memory MB]   one program, outcome as JSON\n"
+	"  doctor                           sandbox protections and toolchains on this host\n"
 	"  score RUN_DIR [-o NEW_DIR] [--quiet]   re-score a run's samples.jsonl with the current scorers\n"
 	"  judge --scorer math|mcq|exact|numeric|regex [--options JSON]   score {\"gold\",\"pred\"} JSON lines from stdin\n"
 	"  diff RUN_A RUN_B                 items whose verdict flipped, regressions first\n"
@@ -63,6 +66,10 @@ int main(int argc, char **argv)
 		return evh_cmd_generate(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return evh_serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "sandbox") == 0)
+		return evh_cmd_sandbox(argc - 1, argv + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return evh_cmd_doctor(argc - 1, argv + 1);
 	if (strcmp(cmd, "score") == 0)
 		return evh_cmd_score(argc - 1, argv + 1);
 	if (strcmp(cmd, "judge") == 0)
