@@ -1,19 +1,18 @@
 /* provider_anthropic.c — POST /messages to Anthropic's API, stream or not, with retries; see
- * provider_anthropic.h. Sections: configuration, request body, events and bodies, the retry loop. */
+ * provider_anthropic.h. Sections: configuration, request body, events and bodies, one attempt and the
+ * response; the retry loop is provider_remote.c's. */
 #include "harness/provider_anthropic.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "harness/aimd.h"
 #include "harness/http.h"
+#include "harness/provider_remote.h"
 #include "harness/sse.h"
 #include "harness/util/buf.h"
 
@@ -261,11 +260,9 @@ static int take_body(struct acc *c, const char *body, size_t len)
 	return rc;
 }
 
-/* ---------------------------------------------------------------- one attempt, the retry loop */
+/* ---------------------------------------------------------------- one attempt, the response */
 
-enum verdict { DONE, RETRY, FAIL };
-
-static enum verdict attempt(struct acc *c, const char *body, const char *const *hdrs, struct evh_http_res *res,
+static enum evh_attempt attempt(struct acc *c, const char *body, const char *const *hdrs, struct evh_http_res *res,
 			    struct evh_err *err)
 {
 	const struct an *a = c->a;
@@ -278,10 +275,10 @@ static enum verdict attempt(struct acc *c, const char *body, const char *const *
 	int rc = evh_http_post(a->pool, &hr, res, err);
 	if (c->err.code) {
 		evh_err_fail(err, c->err.code, c->err.where, "%s", c->err.msg);
-		return c->server_error ? RETRY : FAIL;
+		return c->server_error ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 	}
 	if (rc)
-		return (res->cancelled || rc == EVH_ELIMIT || rc == EVH_ENOMEM) ? FAIL : RETRY;
+		return (res->cancelled || rc == EVH_ELIMIT || rc == EVH_ENOMEM) ? EVH_ATTEMPT_FAIL : EVH_ATTEMPT_RETRY;
 	if (res->status / 100 != 2) {
 		cJSON *j = cJSON_ParseWithLength(evh_buf_str(&res->body), res->body.len);
 		const char *em = j ? error_message(j) : NULL;
@@ -289,7 +286,7 @@ static enum verdict attempt(struct acc *c, const char *body, const char *const *
 			     em ? em : res->body.len ? "(not JSON)" : "(empty body)");
 		cJSON_Delete(j);
 		int s = res->status;
-		return (s == 408 || s == 429 || s >= 500) ? RETRY : FAIL;
+		return (s == 408 || s == 429 || s >= 500) ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 	}
 	if (res->streamed)
 		rc = evh_sse_finish(&c->sse, &c->err);
@@ -301,46 +298,71 @@ static enum verdict attempt(struct acc *c, const char *body, const char *const *
 		rc = take_body(c, evh_buf_str(&res->body), res->body.len);
 	if (rc) {
 		evh_err_fail(err, c->err.code, c->err.where, "%s", c->err.msg);
-		return c->server_error ? RETRY : FAIL;
+		return c->server_error ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 	}
 	if (!c->saw_stop) {
 		evh_err_fail(err, EVH_ENET, a->url, "stream ended before message_stop after %zu events", c->sse.events);
-		return RETRY;
+		return EVH_ATTEMPT_RETRY;
 	}
-	return DONE;
+	return EVH_ATTEMPT_DONE;
 }
 
-/* Full jitter, as the OpenAI provider. */
-static double backoff(const struct evh_retry *r, int k)
-{
-	static _Thread_local uint64_t s;
-	if (!s)
-		s = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&s;
-	s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-	double cap = fmin(r->backoff_max_s, r->backoff_base_s * ldexp(1.0, k < 60 ? k : 60));
-	return cap * (double)(s >> 11) * 0x1p-53;
-}
+/* What every attempt of one request shares. */
+struct call {
+	const struct an *a;
+	const struct evh_request *rq;
+	const char *body;
+	const char *const *hdrs;
+};
 
-static int nap(double s)
+/* Moves what the attempt gathered into resp. */
+static int fill_response(const struct evh_request *rq, struct acc *c, struct evh_response *resp, struct evh_err *err)
 {
-	double end = evh_http_now() + s;
-	while (!evh_provider_cancelled()) {
-		double left = end - evh_http_now();
-		if (left <= 0)
-			return 0;
-		struct timespec ts = {0, (long)(fmin(left, 0.05) * 1e9)};
-		nanosleep(&ts, NULL);
+	resp->text = evh_buf_take(&c->text);
+	if (!resp->text)
+		resp->text = strdup("");
+	resp->reasoning = c->reasoning.len ? evh_buf_take(&c->reasoning) : NULL;
+	resp->finish_reason = c->stop_reason;
+	resp->model = c->model;
+	c->stop_reason = c->model = NULL;
+	resp->tokens_in = c->tokens_in;
+	resp->tokens_out = c->tokens_out;
+	resp->tokens_cached = c->tokens_cached;
+	if (resp->reasoning) {
+		long est = (long)(strlen(resp->reasoning) + 3) / 4;
+		resp->tokens_reasoning = est < resp->tokens_out ? est : resp->tokens_out;
+		resp->tokens_estimated = 1;
 	}
-	return 1;
+	if (!resp->text)
+		return evh_err_fail(err, EVH_ENOMEM, c->a->url, "out of memory");
+	if (!c->have_usage) {
+		resp->tokens_in = (long)(strlen(rq->user ? rq->user : "") + 3) / 4;
+		resp->tokens_out = (long)(strlen(resp->text) + 3) / 4 + resp->tokens_reasoning;
+		resp->tokens_estimated = 1;
+	}
+	return EVH_OK;
 }
 
-static void scrub(char *s, const char *key)
+static enum evh_attempt one_attempt(void *ctx, double t0, struct evh_http_res *res, struct evh_response *resp,
+				    struct evh_err *err)
 {
-	size_t kl = key ? strlen(key) : 0;
-	if (kl < 3)
-		return;
-	for (char *p = s; (p = strstr(p, key)); p += kl)
-		memset(p, '*', kl);
+	const struct call *k = ctx;
+	struct acc c = {.a = k->a, .t0 = t0, .ttft = -1};
+	evh_sse_init(&c.sse, on_event, &c);
+	evh_buf_init(&c.text, EVH_LIMIT_TEXT);
+	evh_buf_init(&c.reasoning, EVH_LIMIT_TEXT);
+	enum evh_attempt v = attempt(&c, k->body, k->hdrs, res, err);
+	if (v == EVH_ATTEMPT_DONE) {
+		if (fill_response(k->rq, &c, resp, err))
+			v = EVH_ATTEMPT_FAIL;
+		resp->ttft_s = c.ttft;
+	}
+	evh_sse_fini(&c.sse);
+	evh_buf_free(&c.text);
+	evh_buf_free(&c.reasoning);
+	free(c.stop_reason);
+	free(c.model);
+	return v;
 }
 
 static int an_complete(struct evh_provider *p, const struct evh_request *rq, struct evh_response *resp,
@@ -352,97 +374,24 @@ static int an_complete(struct evh_provider *p, const struct evh_request *rq, str
 	if (a->thinking_budget > 0 && a->thinking_budget >= max_tokens)
 		return evh_err_fail(err, EVH_EMISUSE, "--reasoning-budget",
 				    "the thinking budget (%d) must be below max tokens (%d)", a->thinking_budget, max_tokens);
-	const char *key = NULL;
-	if (a->key_env && (!(key = getenv(a->key_env)) || !*key))
-		return evh_err_fail(err, EVH_EMISUSE, a->key_env, "API key variable %s is not set in the environment",
-				    a->key_env);
-	char *body = build_body(a, rq, max_tokens), *xkey = NULL;
-	if (!body || (key && asprintf(&xkey, "x-api-key: %s", key) < 0)) {
-		free(body);
+	const char *key;
+	char *xkey;
+	int rc = evh_remote_key(a->key_env, "x-api-key: %s", a->url, &key, &xkey, err);
+	if (rc)
+		return rc;
+	char *body = build_body(a, rq, max_tokens);
+	if (!body) {
+		evh_remote_key_free(xkey);
 		return evh_err_fail(err, EVH_ENOMEM, a->url, "out of memory building the request");
 	}
 	const char *hdrs[] = {"Content-Type: application/json", "anthropic-version: " ANTHROPIC_VERSION,
 			      a->stream ? "Accept: text/event-stream" : "Accept: application/json", xkey, NULL};
-	int rc = EVH_OK;
-	struct evh_err last = {0};
-	for (int k = 1;; k++) {
-		struct acc c = {.a = a, .t0 = evh_http_now(), .ttft = -1};
-		evh_sse_init(&c.sse, on_event, &c);
-		evh_buf_init(&c.text, EVH_LIMIT_TEXT);
-		evh_buf_init(&c.reasoning, EVH_LIMIT_TEXT);
-		struct evh_http_res res;
-		evh_http_res_init(&res);
-		evh_err_clear(&last);
-		int slot = evh_aimd_acquire(a->base);
-		enum verdict v = attempt(&c, body, hdrs, &res, &last);
-		evh_aimd_release(slot, res.status, res.retry_after_s);
-		resp->attempts = k;
-		resp->http_status = res.status;
-		if (v == DONE) {
-			rc = EVH_OK; /* an earlier attempt's failure no longer counts */
-			resp->text = evh_buf_take(&c.text);
-			if (!resp->text)
-				resp->text = strdup("");
-			resp->reasoning = c.reasoning.len ? evh_buf_take(&c.reasoning) : NULL;
-			resp->finish_reason = c.stop_reason;
-			resp->model = c.model;
-			c.stop_reason = c.model = NULL;
-			resp->tokens_in = c.tokens_in;
-			resp->tokens_out = c.tokens_out;
-			resp->tokens_cached = c.tokens_cached;
-			if (resp->reasoning) {
-				long est = (long)(strlen(resp->reasoning) + 3) / 4;
-				resp->tokens_reasoning = est < resp->tokens_out ? est : resp->tokens_out;
-				resp->tokens_estimated = 1;
-			}
-			if (!c.have_usage) {
-				resp->tokens_in = (long)(strlen(rq->user ? rq->user : "") + 3) / 4;
-				resp->tokens_out = (long)(strlen(resp->text) + 3) / 4 + resp->tokens_reasoning;
-				resp->tokens_estimated = 1;
-			}
-			resp->total_s = evh_http_now() - c.t0;
-			resp->ttft_s = res.streamed && c.ttft >= 0 ? c.ttft : resp->total_s;
-			if (!resp->text)
-				rc = evh_err_fail(&last, EVH_ENOMEM, a->url, "out of memory");
-		}
-		double wait = -1;
-		if (v == RETRY && k < a->retry.max_attempts) {
-			wait = backoff(&a->retry, k - 1);
-			if (res.retry_after_s >= 0 && (res.status == 429 || res.status == 503 || res.status == 529))
-				wait = fmin(res.retry_after_s, a->retry.backoff_max_s);
-		}
-		evh_sse_fini(&c.sse);
-		evh_buf_free(&c.text);
-		evh_buf_free(&c.reasoning);
-		free(c.stop_reason);
-		free(c.model);
-		evh_http_res_fini(&res);
-		if (v == DONE)
-			break;
-		rc = last.code ? last.code : EVH_EINTERNAL;
-		if (wait < 0)
-			break;
-		if (nap(wait)) {
-			evh_err_clear(&last);
-			rc = evh_err_fail(&last, EVH_ENET, a->url, "request cancelled while waiting to retry");
-			break;
-		}
-	}
-	if (rc && resp->attempts > 1)
-		evh_err_prefix(&last, "gave up after %d attempts: ", resp->attempts);
-	if (rc) {
-		scrub(last.msg, key);
-		scrub(last.where, key);
-		evh_err_fail(err, last.code, last.where, "%s", last.msg);
-		int attempts = resp->attempts, status = resp->http_status;
-		evh_response_free(resp);
-		resp->attempts = attempts;
-		resp->http_status = status;
-	}
-	if (xkey) {
-		explicit_bzero(xkey, strlen(xkey));
-		free(xkey);
-	}
+	struct call k = {.a = a, .rq = rq, .body = body, .hdrs = hdrs};
+	/* 529 is Anthropic's "overloaded_error". */
+	struct evh_remote_call run = {.url = a->url, .limiter = a->base, .retry = &a->retry, .key = key,
+				      .overloaded_status = 529, .attempt = one_attempt, .ctx = &k};
+	rc = evh_remote_run(&run, resp, err);
+	evh_remote_key_free(xkey);
 	free(body);
 	return rc;
 }

@@ -1,20 +1,18 @@
 /* provider_openai.c — POST /chat/completions to an OpenAI-compatible server, stream or not, with
  * retries; see provider_openai.h. Sections: configuration, request body, response parsing
- * (stream chunks and whole bodies share one accumulator), one attempt, the retry loop. */
+ * (stream chunks and whole bodies share one accumulator), one attempt, the response; the retry loop
+ * is provider_remote.c's. */
 #include "harness/provider_openai.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "harness/aimd.h"
 #include "harness/http.h"
+#include "harness/provider_remote.h"
 #include "harness/sse.h"
 #include "harness/util/buf.h"
 
@@ -313,14 +311,14 @@ static int take_body(struct acc *a, const char *body, size_t len)
 	return rc;
 }
 
-static void acc_init(struct acc *a, const struct oa *o)
+static void acc_init(struct acc *a, const struct oa *o, double t0)
 {
 	memset(a, 0, sizeof *a);
 	a->o = o;
 	evh_sse_init(&a->sse, on_event, a);
 	evh_buf_init(&a->text, EVH_LIMIT_TEXT);
 	evh_buf_init(&a->reasoning, EVH_LIMIT_TEXT);
-	a->t0 = evh_http_now();
+	a->t0 = t0;
 	a->ttft = -1;
 }
 
@@ -334,8 +332,6 @@ static void acc_fini(struct acc *a)
 }
 
 /* ---------------------------------------------------------------- one attempt */
-
-enum verdict { DONE, RETRY, FAIL };
 
 static const char *reason_phrase(int status)
 {
@@ -363,7 +359,7 @@ static int retryable_status(int s)
 }
 
 /* A non-2xx reply: the server's own words when its body is JSON, else the body's first bytes. */
-static enum verdict http_error(struct acc *a, const struct evh_http_res *res, struct evh_err *err)
+static enum evh_attempt http_error(struct acc *a, const struct evh_http_res *res, struct evh_err *err)
 {
 	cJSON *j = cJSON_ParseWithLength(evh_buf_str(&res->body), res->body.len);
 	const char *em = j ? error_message(j) : NULL;
@@ -373,11 +369,11 @@ static enum verdict http_error(struct acc *a, const struct evh_http_res *res, st
 	evh_err_fail(err, EVH_EHTTP, a->o->url, "HTTP %d%s%s: %s", res->status, *phrase ? " " : "", phrase,
 		     em ? em : res->body.len ? s : "(empty body)");
 	cJSON_Delete(j);
-	return retryable_status(res->status) ? RETRY : FAIL;
+	return retryable_status(res->status) ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 }
 
 /* Reads the content type once the transfer is complete and parses what the body is. */
-static enum verdict finish_ok(struct acc *a, struct evh_http_res *res, struct evh_err *err)
+static enum evh_attempt finish_ok(struct acc *a, struct evh_http_res *res, struct evh_err *err)
 {
 	const char *ct = res->content_type;
 	int rc;
@@ -398,22 +394,22 @@ static enum verdict finish_ok(struct acc *a, struct evh_http_res *res, struct ev
 		evh_err_fail(err, EVH_EFORMAT, a->o->url,
 			     "expected application/json or text/event-stream, got content type \"%s\" (HTTP %d, %zu bytes): \"%s\"",
 			     ct[0] ? ct : "(none)", res->status, res->body.len, s);
-		return FAIL;
+		return EVH_ATTEMPT_FAIL;
 	}
 	if (rc) {
 		evh_err_fail(err, a->err.code, a->err.where, "%s", a->err.msg);
-		return a->server_error ? RETRY : FAIL;
+		return a->server_error ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 	}
 	if (res->streamed && !a->saw_done && !a->finish_reason) {
 		evh_err_fail(err, EVH_ENET, a->o->url,
 			     "stream ended early: neither [DONE] nor a finish_reason after %zu events, %zu bytes",
 			     a->sse.events, res->body_bytes);
-		return RETRY;
+		return EVH_ATTEMPT_RETRY;
 	}
-	return DONE;
+	return EVH_ATTEMPT_DONE;
 }
 
-static enum verdict attempt(struct acc *a, const struct oa *o, const char *body, const char *const *hdrs,
+static enum evh_attempt attempt(struct acc *a, const struct oa *o, const char *body, const char *const *hdrs,
 			    struct evh_http_res *res, struct evh_err *err)
 {
 	struct evh_http_req hr = {
@@ -431,60 +427,16 @@ static enum verdict attempt(struct acc *a, const struct oa *o, const char *body,
 	int rc = evh_http_post(o->pool, &hr, res, err);
 	if (a->err.code) { /* the body was refused while it streamed */
 		evh_err_fail(err, a->err.code, a->err.where, "%s", a->err.msg);
-		return a->server_error ? RETRY : FAIL;
+		return a->server_error ? EVH_ATTEMPT_RETRY : EVH_ATTEMPT_FAIL;
 	}
 	if (rc)
-		return (res->cancelled || rc == EVH_ELIMIT || rc == EVH_ENOMEM) ? FAIL : RETRY;
+		return (res->cancelled || rc == EVH_ELIMIT || rc == EVH_ENOMEM) ? EVH_ATTEMPT_FAIL : EVH_ATTEMPT_RETRY;
 	if (res->status / 100 != 2)
 		return http_error(a, res, err);
 	return finish_ok(a, res, err);
 }
 
-/* ---------------------------------------------------------------- the retry loop */
-
-/* Full jitter (AWS "Exponential Backoff and Jitter"): uniform in [0, min(max, base * 2^k)], so that
- * workers that failed together do not retry together. */
-static double backoff(const struct evh_retry *r, int k)
-{
-	static _Thread_local uint64_t s;
-	if (!s)
-		s = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15u;
-	s += 0x9e3779b97f4a7c15u; /* splitmix64 */
-	uint64_t z = s;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	double cap = fmin(r->backoff_max_s, r->backoff_base_s * ldexp(1.0, k < 60 ? k : 60));
-	return cap * (double)(z >> 11) * 0x1p-53;
-}
-
-/* Sleeps in short slices so that a cancel ends the wait at once. Returns 0, or 1 when cancelled. */
-static int nap(double s)
-{
-	double end = evh_http_now() + s;
-	for (;;) {
-		if (evh_provider_cancelled())
-			return 1;
-		double left = end - evh_http_now();
-		if (left <= 0)
-			return 0;
-		if (left > 0.05)
-			left = 0.05;
-		struct timespec ts = {0, (long)(left * 1e9)};
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* Blanks every occurrence of the key so that no message built from curl or the server's reply
- * (some servers echo the key they refused) carries it. */
-static void scrub(char *s, const char *key)
-{
-	size_t kl = key ? strlen(key) : 0;
-	if (kl < 3)
-		return;
-	for (char *p = s; (p = strstr(p, key)); p += kl)
-		memset(p, '*', kl);
-}
+/* ---------------------------------------------------------------- the response, the retry loop */
 
 static long estimate(const struct oa *o, const char *text)
 {
@@ -544,82 +496,52 @@ static int fill_response(const struct oa *o, const struct evh_request *rq, struc
 	return EVH_OK;
 }
 
+/* What every attempt of one request shares. */
+struct call {
+	const struct oa *o;
+	const struct evh_request *rq;
+	const char *body;
+	const char *const *hdrs;
+};
+
+static enum evh_attempt one_attempt(void *ctx, double t0, struct evh_http_res *res, struct evh_response *resp,
+				    struct evh_err *err)
+{
+	const struct call *c = ctx;
+	struct acc a;
+	acc_init(&a, c->o, t0);
+	enum evh_attempt v = attempt(&a, c->o, c->body, c->hdrs, res, err);
+	if (v == EVH_ATTEMPT_DONE) {
+		if (fill_response(c->o, c->rq, &a, resp, err))
+			v = EVH_ATTEMPT_FAIL;
+		resp->ttft_s = a.ttft;
+	}
+	acc_fini(&a);
+	return v;
+}
+
 static int oa_complete(struct evh_provider *p, const struct evh_request *rq, struct evh_response *resp,
 		       struct evh_err *err)
 {
 	struct oa *o = p->ctx;
 	memset(resp, 0, sizeof *resp);
-	const char *key = NULL;
-	if (o->key_env) {
-		key = getenv(o->key_env);
-		if (!key || !*key)
-			return evh_err_fail(err, EVH_EMISUSE, o->key_env,
-					    "API key variable %s is not set in the environment", o->key_env);
-	}
+	const char *key;
+	char *auth;
+	int rc = evh_remote_key(o->key_env, "Authorization: Bearer %s", o->url, &key, &auth, err);
+	if (rc)
+		return rc;
 	char *body = build_body(o, rq);
-	char *auth = NULL;
-	if (!body || (key && asprintf(&auth, "Authorization: Bearer %s", key) < 0)) {
-		free(body);
+	if (!body) {
+		evh_remote_key_free(auth);
 		return evh_err_fail(err, EVH_ENOMEM, o->url, "out of memory building the request");
 	}
 	const char *hdrs[] = {"Content-Type: application/json",
 			      o->stream ? "Accept: text/event-stream" : "Accept: application/json", auth, NULL};
-
-	int rc = EVH_OK;
-	struct evh_err last = {0};
-	for (int k = 1;; k++) {
-		struct acc a;
-		struct evh_http_res res;
-		acc_init(&a, o);
-		evh_http_res_init(&res);
-		evh_err_clear(&last);
-		/* The endpoint's adaptive limit counts attempts, not requests: one waiting out a backoff
-		 * holds no slot. */
-		int slot = evh_aimd_acquire(o->base);
-		enum verdict v = attempt(&a, o, body, hdrs, &res, &last);
-		evh_aimd_release(slot, res.status, res.retry_after_s);
-		resp->attempts = k;
-		resp->http_status = res.status;
-		if (v == DONE) {
-			rc = fill_response(o, rq, &a, resp, &last);
-			/* One clock for both, so that ttft <= total holds exactly. */
-			resp->total_s = evh_http_now() - a.t0;
-			resp->ttft_s = res.streamed && a.ttft >= 0 ? a.ttft : resp->total_s;
-		}
-		double wait = -1;
-		if (v == RETRY && k < o->retry.max_attempts) {
-			wait = backoff(&o->retry, k - 1);
-			if (res.retry_after_s >= 0 && (res.status == 429 || res.status == 503))
-				wait = fmin(res.retry_after_s, o->retry.backoff_max_s);
-		}
-		acc_fini(&a);
-		evh_http_res_fini(&res);
-		if (v == DONE)
-			break;
-		rc = last.code ? last.code : EVH_EINTERNAL;
-		if (wait < 0)
-			break;
-		if (nap(wait)) {
-			evh_err_clear(&last);
-			rc = evh_err_fail(&last, EVH_ENET, o->url, "request cancelled while waiting to retry");
-			break;
-		}
-	}
-	if (rc && resp->attempts > 1)
-		evh_err_prefix(&last, "gave up after %d attempts: ", resp->attempts);
-	if (rc) {
-		scrub(last.msg, key);
-		scrub(last.where, key);
-		evh_err_fail(err, last.code, last.where, "%s", last.msg);
-		int attempts = resp->attempts, status = resp->http_status;
-		evh_response_free(resp);
-		resp->attempts = attempts;
-		resp->http_status = status;
-	}
-	if (auth) {
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
+	struct call c = {.o = o, .rq = rq, .body = body, .hdrs = hdrs};
+	struct evh_remote_call run = {.url = o->url, .limiter = o->base, .retry = &o->retry, .key = key,
+				      .attempt = one_attempt, .ctx = &c};
+	rc = evh_remote_run(&run, resp, err);
+	evh_remote_key_free(auth);
 	free(body);
 	return rc;
 }
