@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/serve_int.h"
+#include "harness/util/json.h"
 
 void evh_srv_req_fini(struct evh_srv_req *r)
 {
@@ -26,21 +27,6 @@ static int bad(struct evh_err *err, const char *field, const char *fmt, const ch
 	return evh_err_fail(err, EVH_EFORMAT, field, fmt, what);
 }
 
-static const char *type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	return "an object";
-}
-
 /* A present, non-null number in [lo, hi]; integral when `integer`. 0 when absent or null. */
 static int get_num(const cJSON *o, const char *name, double lo, double hi, int integer, double *out, int *has,
 		   struct evh_err *err)
@@ -50,7 +36,7 @@ static int get_num(const cJSON *o, const char *name, double lo, double hi, int i
 	if (!v || cJSON_IsNull(v))
 		return EVH_OK;
 	if (!cJSON_IsNumber(v))
-		return bad(err, name, "expected a number, found %s", type_name(v));
+		return bad(err, name, "expected a number, found %s", evh_json_type_name(v));
 	double d = v->valuedouble;
 	if (!isfinite(d) || d < lo || d > hi || (integer && d != floor(d))) {
 		char msg[160];
@@ -69,7 +55,7 @@ static int get_bool(const cJSON *o, const char *name, int *out, struct evh_err *
 	if (!v || cJSON_IsNull(v))
 		return EVH_OK;
 	if (!cJSON_IsBool(v))
-		return bad(err, name, "expected true or false, found %s", type_name(v));
+		return bad(err, name, "expected true or false, found %s", evh_json_type_name(v));
 	*out = cJSON_IsTrue(v);
 	return EVH_OK;
 }
@@ -80,7 +66,7 @@ static int content_text(const cJSON *c, const char *field, struct evh_buf *to, s
 	if (cJSON_IsString(c))
 		return evh_buf_adds(to, c->valuestring) ? evh_err_fail(err, EVH_ELIMIT, field, "too long") : EVH_OK;
 	if (!cJSON_IsArray(c))
-		return bad(err, field, "expected a string or an array of text parts, found %s", type_name(c));
+		return bad(err, field, "expected a string or an array of text parts, found %s", evh_json_type_name(c));
 	int i = 0;
 	const cJSON *part;
 	cJSON_ArrayForEach(part, c)
@@ -90,12 +76,12 @@ static int content_text(const cJSON *c, const char *field, struct evh_buf *to, s
 		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(part, "type");
 		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(part, "text");
 		if (!cJSON_IsObject(part) || !cJSON_IsString(ty))
-			return bad(err, f, "expected an object with a \"type\", found %s", type_name(part));
+			return bad(err, f, "expected an object with a \"type\", found %s", evh_json_type_name(part));
 		if (strcmp(ty->valuestring, "text") != 0)
 			return evh_err_fail(err, EVH_EUNSUPPORTED, f, "content part type \"%s\": only \"text\" is served",
 					    ty->valuestring);
 		if (!cJSON_IsString(tx))
-			return bad(err, f, "expected \"text\" to be a string, found %s", tx ? type_name(tx) : "nothing");
+			return bad(err, f, "expected \"text\" to be a string, found %s", evh_json_type_name(tx));
 		if (evh_buf_adds(to, tx->valuestring))
 			return evh_err_fail(err, EVH_ELIMIT, f, "too long");
 	}
@@ -111,7 +97,7 @@ static int parse_messages(const cJSON *j, struct evh_srv_req *r, struct evh_err 
 		return bad(err, "messages", "required%s", "");
 	if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
 		return bad(err, "messages", "expected a non-empty array, found %s",
-			   cJSON_IsArray(ms) ? "an empty array" : type_name(ms));
+			   cJSON_IsArray(ms) ? "an empty array" : evh_json_type_name(ms));
 	struct evh_buf sys, user;
 	evh_buf_init(&sys, EVH_LIMIT_TEXT);
 	evh_buf_init(&user, EVH_LIMIT_TEXT);
@@ -124,12 +110,12 @@ static int parse_messages(const cJSON *j, struct evh_srv_req *r, struct evh_err 
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		if (!cJSON_IsObject(m)) {
-			rc = bad(err, f, "expected an object, found %s", type_name(m));
+			rc = bad(err, f, "expected an object, found %s", evh_json_type_name(m));
 			break;
 		}
 		if (!cJSON_IsString(role)) {
 			snprintf(f + strlen(f), sizeof f - strlen(f), ".role");
-			rc = bad(err, f, "expected a string, found %s", role ? type_name(role) : "nothing");
+			rc = bad(err, f, "expected a string, found %s", evh_json_type_name(role));
 			break;
 		}
 		const char *rs = role->valuestring;
@@ -185,7 +171,7 @@ static int parse_prompt(const cJSON *j, struct evh_srv_req *r, struct evh_err *e
 		return evh_err_fail(err, EVH_EUNSUPPORTED, "prompt",
 				    "expected one prompt string (batches and token-id prompts are not served)");
 	if (!cJSON_IsString(p))
-		return bad(err, "prompt", "expected a string, found %s", type_name(p));
+		return bad(err, "prompt", "expected a string, found %s", evh_json_type_name(p));
 	r->user = strdup(p->valuestring);
 	return r->user ? EVH_OK : evh_err_fail(err, EVH_ENOMEM, "prompt", "out of memory");
 }
@@ -198,7 +184,7 @@ static int parse_stop(const cJSON *j, struct evh_srv_req *r, struct evh_err *err
 	const cJSON *one = cJSON_IsString(s) ? s : NULL;
 	if (!one && (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > EVH_SRV_MAX_STOP))
 		return bad(err, "stop", "expected a string or an array of up to 4 strings, found %s",
-			   cJSON_IsArray(s) ? "a longer array" : type_name(s));
+			   cJSON_IsArray(s) ? "a longer array" : evh_json_type_name(s));
 	const cJSON *it = one ? one : s->child;
 	for (int i = 0; it; it = one ? NULL : it->next, i++) {
 		char f[32];
@@ -208,7 +194,7 @@ static int parse_stop(const cJSON *j, struct evh_srv_req *r, struct evh_err *err
 			snprintf(f, sizeof f, "stop[%d]", i);
 		if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > EVH_SRV_MAX_STOP_LEN)
 			return bad(err, f, "expected a non-empty string of at most 256 bytes, found %s",
-				   cJSON_IsString(it) ? "an empty or longer string" : type_name(it));
+				   cJSON_IsString(it) ? "an empty or longer string" : evh_json_type_name(it));
 		if (!(r->stop[r->n_stop] = strdup(it->valuestring)))
 			return evh_err_fail(err, EVH_ENOMEM, f, "out of memory");
 		r->n_stop++;
@@ -222,7 +208,7 @@ static int parse_fields(const cJSON *j, int kind, struct evh_srv_req *r, struct 
 	if (!model)
 		return bad(err, "model", "required%s", "");
 	if (!cJSON_IsString(model))
-		return bad(err, "model", "expected a string, found %s", type_name(model));
+		return bad(err, "model", "expected a string, found %s", evh_json_type_name(model));
 	if (!(r->model = strdup(model->valuestring)))
 		return evh_err_fail(err, EVH_ENOMEM, "model", "out of memory");
 	int rc = kind == EVH_SRV_CHAT ? parse_messages(j, r, err) : parse_prompt(j, r, err);
@@ -258,7 +244,7 @@ static int parse_fields(const cJSON *j, int kind, struct evh_srv_req *r, struct 
 	const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
 	if (!rc && so && !cJSON_IsNull(so)) {
 		if (!cJSON_IsObject(so))
-			return bad(err, "stream_options", "expected an object, found %s", type_name(so));
+			return bad(err, "stream_options", "expected an object, found %s", evh_json_type_name(so));
 		rc = get_bool(so, "include_usage", &r->include_usage, err);
 		if (rc)
 			evh_err_prefix(err, "stream_options.");
@@ -274,7 +260,7 @@ static int parse_fields(const cJSON *j, int kind, struct evh_srv_req *r, struct 
 			r->reasoning = 0;
 		else
 			return bad(err, "reasoning_format", "expected \"deepseek\" or \"none\", found %s",
-				   cJSON_IsString(rf) ? rf->valuestring : type_name(rf));
+				   cJSON_IsString(rf) ? rf->valuestring : evh_json_type_name(rf));
 	}
 	return rc;
 }
@@ -296,7 +282,7 @@ int evh_srv_req_parse(const char *body, size_t len, int kind, struct evh_srv_req
 		rc = evh_err_fail(err, EVH_EFORMAT, NULL, "malformed JSON body: trailing bytes at byte %zu of %zu",
 				  (size_t)(end - body), len);
 	else if (!cJSON_IsObject(j))
-		rc = evh_err_fail(err, EVH_EFORMAT, NULL, "expected a JSON object, found %s", type_name(j));
+		rc = evh_err_fail(err, EVH_EFORMAT, NULL, "expected a JSON object, found %s", evh_json_type_name(j));
 	else
 		rc = parse_fields(j, kind, out, err);
 	cJSON_Delete(j);

@@ -130,7 +130,7 @@ int imp_text(struct imp_ctx *c, const cJSON *rec, size_t line, const char *keys,
 		s = num;
 	} else if (v) {
 		return imp_fail(c, err, line, keys, EVH_EFORMAT, "a string is expected, found %s",
-				cJSON_IsArray(v) ? "an array" : cJSON_IsObject(v) ? "an object" : "a boolean");
+				evh_json_type_name(v));
 	}
 	if (!s || !s[strspn(s, " \t\r\n")]) {
 		if (required)

@@ -14,6 +14,7 @@
 #include <utf8proc.h>
 
 #include "harness/util/buf.h"
+#include "harness/util/json.h"
 
 struct pack {
 	struct pack_manifest m;
@@ -41,25 +42,6 @@ static int fail_at(struct evh_err *err, int code, const char *origin, const char
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	return evh_err_fail(err, code, where, "%s", msg);
-}
-
-static const char *json_type_name(const cJSON *v)
-{
-	if (!v)
-		return "nothing";
-	if (cJSON_IsString(v))
-		return "a string";
-	if (cJSON_IsNumber(v))
-		return "a number";
-	if (cJSON_IsBool(v))
-		return "a boolean";
-	if (cJSON_IsNull(v))
-		return "null";
-	if (cJSON_IsArray(v))
-		return "an array";
-	if (cJSON_IsObject(v))
-		return "an object";
-	return "an invalid value";
 }
 
 /* 1-based line of byte `off` in text (for errors inside the multi-line pack.json). */
@@ -113,7 +95,7 @@ static int get_str(const cJSON *obj, const char *key, bool required, char **out,
 	}
 	if (!cJSON_IsString(v))
 		return fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line, "field \"%s\" must be a string, got %s",
-			       key, json_type_name(v));
+			       key, evh_json_type_name(v));
 	if (!v->valuestring[0])
 		return fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line, "field \"%s\" is empty", key);
 	*out = strdup(v->valuestring);
@@ -166,7 +148,7 @@ static int parse_fewshot(const cJSON *arr, struct pack_manifest *m, const struct
 {
 	if (!cJSON_IsArray(arr))
 		return fail_at(err, EVH_EFORMAT, at->origin, at->entry, 0, "field \"fewshot\" must be an array, got %s",
-			       json_type_name(arr));
+			       evh_json_type_name(arr));
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 	if (!n)
 		return EVH_OK;
@@ -181,7 +163,7 @@ static int parse_fewshot(const cJSON *arr, struct pack_manifest *m, const struct
 		snprintf(field, sizeof field, "fewshot[%zu]", m->n_fewshot - 1);
 		if (!cJSON_IsObject(ex))
 			return fail_at(err, EVH_EFORMAT, at->origin, at->entry, 0, "%s must be an object, got %s", field,
-				       json_type_name(ex));
+				       evh_json_type_name(ex));
 		int rc = get_str(ex, "question", true, &f->question, at, err);
 		if (!rc)
 			rc = get_str(ex, "answer", true, &f->answer, at, err);
@@ -207,7 +189,7 @@ static int parse_manifest(const char *origin, const char *text, size_t len, stru
 	if (rc)
 		return rc;
 	if (!cJSON_IsObject(j)) {
-		rc = fail_at(err, EVH_EFORMAT, origin, "pack.json", 0, "must be a JSON object, got %s", json_type_name(j));
+		rc = fail_at(err, EVH_EFORMAT, origin, "pack.json", 0, "must be a JSON object, got %s", evh_json_type_name(j));
 		goto out;
 	}
 	/* Unknown keys are refused: a misspelt "prompt_tempalte" would otherwise silently change every
@@ -250,7 +232,7 @@ static int parse_manifest(const char *origin, const char *text, size_t len, stru
 	if (opts) {
 		if (!cJSON_IsObject(opts)) {
 			rc = fail_at(err, EVH_EFORMAT, origin, "pack.json", 0, "field \"scorer_options\" must be an object, got %s",
-				     json_type_name(opts));
+				     evh_json_type_name(opts));
 			goto out;
 		}
 		m->scorer_options = cJSON_PrintUnformatted(opts);
@@ -307,7 +289,7 @@ static int parse_choices(const cJSON *arr, struct pack_item *it, const struct lo
 {
 	if (!cJSON_IsArray(arr))
 		return fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line, "field \"choices\" must be an array, got %s",
-			       json_type_name(arr));
+			       evh_json_type_name(arr));
 	size_t n = (size_t)cJSON_GetArraySize(arr);
 	if (n < 2 || n > MAX_CHOICES)
 		return fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line,
@@ -321,7 +303,7 @@ static int parse_choices(const cJSON *arr, struct pack_item *it, const struct lo
 		if (!cJSON_IsString(c) || !c->valuestring[0])
 			return fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line,
 				       "choices[%zu] must be a non-empty string, got %s", it->n_choices,
-				       cJSON_IsString(c) ? "an empty string" : json_type_name(c));
+				       cJSON_IsString(c) ? "an empty string" : evh_json_type_name(c));
 		it->choices[it->n_choices] = strdup(c->valuestring);
 		if (!it->choices[it->n_choices])
 			return evh_err_fail(err, EVH_ENOMEM, at->origin, "out of memory");
@@ -340,7 +322,7 @@ static int parse_item(const char *line, size_t len, bool code, struct pack_item 
 		return rc;
 	if (!cJSON_IsObject(j)) {
 		rc = fail_at(err, EVH_EFORMAT, at->origin, at->entry, at->line, "an item must be a JSON object, got %s",
-			     json_type_name(j));
+			     evh_json_type_name(j));
 		goto out;
 	}
 	if ((rc = get_str(j, "id", true, &it->id, at, err)))

@@ -10,6 +10,25 @@
 
 #include "harness/util/buf.h"
 
+const char *evh_json_type_name(const cJSON *v)
+{
+	if (!v)
+		return "nothing";
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "an invalid value";
+}
+
 int evh_json_parse(const char *text, size_t len, const char *where, cJSON **out, struct evh_err *err)
 {
 	const char *end = NULL;

@@ -22,6 +22,10 @@ int evh_json_str(const cJSON *obj, const char *key, int required, char **out, co
 /* Reads the number field `key` into *out; absent leaves *out untouched; another type is EVH_EFORMAT. */
 int evh_json_num(const cJSON *obj, const char *key, double *out, const char *where, struct evh_err *err);
 
+/* The kind of a value as error messages say it: "a string", "a number", "a boolean", "null",
+ * "an array", "an object"; "nothing" for NULL (an absent field). Never NULL. */
+const char *evh_json_type_name(const cJSON *v);
+
 /* Writes `root` to path atomically (temp file + fsync + rename) so a kill never leaves half a file. */
 int evh_json_write_file(const char *path, const cJSON *root, struct evh_err *err);
 
