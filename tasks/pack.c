@@ -32,16 +32,16 @@ static int fail_at(struct evh_err *err, int code, const char *origin, const char
 static int fail_at(struct evh_err *err, int code, const char *origin, const char *entry, size_t line,
 		   const char *fmt, ...)
 {
-	char where[EVH_ERR_WHERE], msg[EVH_ERR_MSG];
+	char where[EVH_ERR_WHERE];
 	if (line)
 		snprintf(where, sizeof where, "%s: %s:%zu", origin, entry, line);
 	else
 		snprintf(where, sizeof where, "%s: %s", origin, entry);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	evh_err_failv(err, code, where, fmt, ap);
 	va_end(ap);
-	return evh_err_fail(err, code, where, "%s", msg);
+	return code;
 }
 
 /* 1-based line of byte `off` in text (for errors inside the multi-line pack.json). */

@@ -64,14 +64,14 @@ static int entry_fail(struct evh_err *err, int code, const char *path, const cha
 
 static int entry_fail(struct evh_err *err, int code, const char *path, const char *entry, const char *fmt, ...)
 {
-	char where[EVH_ERR_WHERE], name[EVH_ERR_WHERE], msg[EVH_ERR_MSG];
+	char where[EVH_ERR_WHERE], name[EVH_ERR_WHERE];
 	printable(name, sizeof name, entry);
 	snprintf(where, sizeof where, "%s: %s", path, name);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	evh_err_failv(err, code, where, fmt, ap);
 	va_end(ap);
-	return evh_err_fail(err, code, where, "%s", msg);
+	return code;
 }
 
 struct reader {

@@ -7,14 +7,20 @@
 
 int evh_err_fail(struct evh_err *err, int code, const char *where, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	evh_err_failv(err, code, where, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int evh_err_failv(struct evh_err *err, int code, const char *where, const char *fmt, va_list ap)
+{
 	if (!err || err->code != EVH_OK)
 		return code;
 	err->code = code;
 	snprintf(err->where, sizeof err->where, "%s", where ? where : "");
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-	va_end(ap);
 	/* One line: a newline inside a message would break line-oriented logs and JSONL tools. */
 	for (char *p = err->msg; *p; p++)
 		if (*p == '\n' || *p == '\r')

@@ -5,6 +5,7 @@
 #ifndef EVH_ERR_H
 #define EVH_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Stable codes: never renumber or reuse one (curl's rule); samples.jsonl keeps their names. */
@@ -38,6 +39,10 @@ struct evh_err {
  * `return evh_err_fail(...)`. `err` may be NULL, `where` may be NULL. */
 int evh_err_fail(struct evh_err *err, int code, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* evh_err_fail with a va_list, for functions that build `where` and pass their own arguments on. */
+int evh_err_failv(struct evh_err *err, int code, const char *where, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /* Prefixes the recorded message with context ("pack gsm8k: "); no-op when nothing failed. */
 void evh_err_prefix(struct evh_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
