@@ -162,7 +162,7 @@ int krn_plan_route_check(const struct krn_route_cfg *c)
 {
 	if (c->n_experts < 1 || c->n_experts > 1024 || c->top_k < 1 || c->top_k > 32 || c->top_k > c->n_experts)
 		return KRN_EINVAL;
-	if (c->n_group < 1 || c->n_experts % c->n_group || c->topk_group < 1 || c->topk_group > c->n_group)
+	if (c->n_group < 1 || c->n_group > 32 || c->n_experts % c->n_group || c->topk_group < 1 || c->topk_group > c->n_group)
 		return KRN_EINVAL;
 	if (c->n_experts / c->n_group < 2 && c->n_group > 1) /* a group's score is its top-2 sum */
 		return KRN_EINVAL;

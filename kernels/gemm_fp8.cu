@@ -77,7 +77,19 @@ struct gemm_args {
 	uint16_t *d;
 	int m, n, k, lda, ldd, nkb, nnb;
 	const int *tile_expert, *a_row;
+	int a_sorted;
 };
+
+// Row of a that sorted row r reads (-1: none, a zero row that is not stored).
+__device__ __forceinline__ int src_row(const gemm_args &g, int r)
+{
+	if (r >= g.m)
+		return -1;
+	if (!g.a_row)
+		return r;
+	const int s = g.a_row[r];
+	return s < 0 ? -1 : g.a_sorted ? r : s;
+}
 
 // One 128-row x 128-byte tile slab: row r's 16-byte chunk c lands at chunk c ^ (r % 8) (the
 // 128-byte swizzle the descriptors name).
@@ -107,10 +119,7 @@ __global__ void __launch_bounds__(WG * 128, 1) gemm_wgmma_kernel(const gemm_args
 	const int cc = tid & 7;
 	const uint8_t *arow[A_PER];
 	for (int i = 0; i < A_PER; i++) {
-		const int r = m0 + tid / 8 + i * (THREADS / 8);
-		int src = r < g.m ? r : -1;
-		if (g.a_row && src >= 0)
-			src = g.a_row[r];
+		const int src = src_row(g, m0 + tid / 8 + i * (THREADS / 8));
 		arow[i] = src >= 0 ? g.a + (size_t)src * g.lda : nullptr;
 	}
 	auto load_stage = [&](int s, int kb) {
@@ -135,11 +144,7 @@ __global__ void __launch_bounds__(WG * 128, 1) gemm_wgmma_kernel(const gemm_args
 	const int rl0 = wg * 64 + warp * 16 + lane / 4, rl1 = rl0 + 8;
 	const float *as0 = nullptr, *as1 = nullptr;
 	{
-		int s0 = m0 + rl0 < g.m ? m0 + rl0 : -1, s1 = m0 + rl1 < g.m ? m0 + rl1 : -1;
-		if (g.a_row) {
-			s0 = s0 >= 0 ? g.a_row[s0] : -1;
-			s1 = s1 >= 0 ? g.a_row[s1] : -1;
-		}
+		const int s0 = src_row(g, m0 + rl0), s1 = src_row(g, m0 + rl1);
 		as0 = s0 >= 0 ? g.a_s + (size_t)s0 * g.nkb : nullptr;
 		as1 = s1 >= 0 ? g.a_s + (size_t)s1 * g.nkb : nullptr;
 	}
@@ -271,7 +276,7 @@ extern "C" int krn_fp8_gemm(const struct krn_fp8_gemm_args *a, void *stream)
 	if (rc)
 		return rc;
 	gemm_args g = {a->a, a->a_s, a->b, a->b_s, a->d, a->m, a->n, a->k, a->lda, a->ldd, krn_cdiv(a->k, BK),
-		       krn_cdiv(a->n, BN), a->tile_expert, a->a_row};
+		       krn_cdiv(a->n, BN), a->tile_expert, a->a_row, a->a_sorted};
 	const int slot = krn_stat_begin(a->tile_expert ? "fp8_gemm_grouped" : "fp8_gemm", stream);
 	const cudaStream_t st = krn_stream(stream);
 	if (p.kind == KRN_GEMM_SMALLM) {

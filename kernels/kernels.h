@@ -89,6 +89,8 @@ struct krn_fp8_gemm_args {
 	 * and m tiles of KRN_GEMM_BM rows use expert tile_expert[tile] (< 0: tile skipped). */
 	const int *tile_expert;
 	const int *a_row;
+	int a_sorted; /* grouped, 1: a is already in sorted order (row r of a is sorted row r, as the
+		       * down projection's input is); a_row then only marks the padding rows */
 };
 int krn_fp8_gemm(const struct krn_fp8_gemm_args *g, void *stream);
 

@@ -62,8 +62,8 @@ void krn_ref_fp8_gemm(const uint8_t *a, const float *a_s, int lda, const uint8_t
  * (HF route_tokens_to_experts, masked groups to 0.0) or softmax top-k; idx, w (k). scratch (2e). */
 void krn_ref_route(const float *logits, const float *bias, const struct krn_route_cfg *c, int *idx, float *w,
 		   float *scratch);
-/* Checks a router config (n_experts <= 1024, top_k <= n_experts and <= 32, groups divide the
- * experts, topk_group * (n_experts / n_group) >= top_k). 0 or KRN_EINVAL. */
+/* Checks a router config (n_experts <= 1024, top_k <= n_experts and <= 32, n_group <= 32
+ * dividing the experts, topk_group * (n_experts / n_group) >= top_k). 0 or KRN_EINVAL. */
 int krn_plan_route_check(const struct krn_route_cfg *c);
 
 /* Sizes of the contiguous layout for t tokens x k choices over e experts: every expert segment
