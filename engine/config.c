@@ -199,6 +199,12 @@ int eng_config_load(const char *path, struct eng_config *c, struct eng_err *err)
 	c->tie_word_embeddings = geti(&r, NULL, KEYS("tie_word_embeddings"), 0, 0);
 	c->attention_bias = c->arch == ENG_ARCH_QWEN2 ? 1 : geti(&r, NULL, KEYS("attention_bias"), 0, 0);
 	c->qk_norm = c->arch == ENG_ARCH_QWEN3 || c->arch == ENG_ARCH_QWEN3_MOE;
+	/* Features HF applies that this engine does not: refuse rather than give different logits. */
+	if (r.rc == ENG_OK && geti(&r, NULL, KEYS("mlp_bias"), 0, 0))
+		r.rc = eng_errf(err, ENG_EUNSUPPORTED, "%s: mlp_bias true (biases on gate/up/down) not supported", path);
+	if (r.rc == ENG_OK && c->arch != ENG_ARCH_DEEPSEEK_V3 && geti(&r, NULL, KEYS("use_sliding_window"), 0, 0))
+		r.rc = eng_errf(err, ENG_EUNSUPPORTED, "%s: use_sliding_window true not supported (full attention only)",
+				path);
 	c->head_dim = ds ? 0 : geti(&r, NULL, KEYS("head_dim"), c->hidden_size / c->num_attention_heads, 1);
 	c->bos_token_id = geti(&r, NULL, KEYS("bos_token_id"), -1, -1);
 	const cJSON *eos = cJSON_GetObjectItemCaseSensitive(root, "eos_token_id");

@@ -79,7 +79,7 @@ static size_t gqa_params(const struct eng_config *c, const struct eng_part *p)
 	size_t n = (q + 2 * kv) * dim + dim * q;
 	if (c->attention_bias)
 		n += q + 2 * kv;
-	if (c->attention_bias && c->arch == ENG_ARCH_LLAMA && p->tp_rank == 0)
+	if (c->attention_bias && c->arch != ENG_ARCH_QWEN2 /* o_proj bias: all but qwen2 */ && p->tp_rank == 0)
 		n += dim; /* o_proj bias: added once, by tp rank 0 */
 	if (c->qk_norm)
 		n += 2 * hd;

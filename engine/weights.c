@@ -210,9 +210,10 @@ static void load_layer(struct loader *ld, int l, struct eng_layer *L)
 		L->wq = linear_col(ld, NAME("self_attn.q_proj"), H * hd, dim, h0 * hd, Hl * hd, c->attention_bias);
 		L->wk = linear_col(ld, NAME("self_attn.k_proj"), kvd, dim, kv0, nkv, c->attention_bias);
 		L->wv = linear_col(ld, NAME("self_attn.v_proj"), kvd, dim, kv0, nkv, c->attention_bias);
-		/* qwen2's bias is on q/k/v only; llama's attention_bias also covers o_proj */
+		/* qwen2's bias is on q/k/v only; llama's and qwen3's attention_bias also cover o_proj
+		 * (HF LlamaAttention, Qwen3Attention: o_proj bias=config.attention_bias) */
 		L->wo = linear_row(ld, NAME("self_attn.o_proj"), dim, H * hd, h0 * hd, Hl * hd,
-				   c->attention_bias && c->arch == ENG_ARCH_LLAMA && P->tp_rank == 0);
+				   c->attention_bias && c->arch != ENG_ARCH_QWEN2 /* o_proj bias: all but qwen2 */ && P->tp_rank == 0);
 		if (c->qk_norm) {
 			L->q_norm = vec(ld, NAME("self_attn.q_norm.weight"), hd);
 			L->k_norm = vec(ld, NAME("self_attn.k_norm.weight"), hd);

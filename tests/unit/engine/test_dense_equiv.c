@@ -805,6 +805,54 @@ static int setup(void **st)
 	return ref_logits ? 0 : -1;
 }
 
+/* HF Qwen3Attention: o_proj = nn.Linear(..., bias=config.attention_bias). A qwen3 checkpoint with
+ * attention_bias and zero q/k/v biases but a non-zero o_proj bias must differ from the same one
+ * with a zero o_proj bias (the bias is added to the residual after attention); an engine that
+ * ignored the tensor would give identical logits. */
+static void test_qwen3_o_proj_bias(void **st)
+{
+	(void)st;
+	struct ckpt ck;
+	ck_dense_qwen3(&ck);
+	set_qkv_bias(&ck, 0, 0, 0);
+	float ob[D] = {0};
+	for (int l = 0; l < NL; l++)
+		ck_set(&ck, lname(l, "self_attn.o_proj.bias"), D, -1, ob);
+	cJSON *c = cfg_dense("qwen3", 1);
+	float *zero = run(ck_write(&ck, "qwen3-o-bias-zero", c));
+	fill_random(ob, D, 0.5f, 41);
+	for (int l = 0; l < NL; l++)
+		ck_set(&ck, lname(l, "self_attn.o_proj.bias"), D, -1, ob);
+	float *nonzero = run(ck_write(&ck, "qwen3-o-bias", c));
+	moved("qwen3 attention_bias: o_proj bias vs zero o_proj bias", nonzero, zero);
+	cJSON_Delete(c);
+	free(zero);
+	free(nonzero);
+	ck_free(&ck);
+}
+
+/* HF LlamaMLP puts bias=config.mlp_bias on gate/up/down, and sliding-window attention changes
+ * which positions attend: the engine has neither, so such configs are refused, never run wrong. */
+static void test_unsupported_refused(void **st)
+{
+	(void)st;
+	struct ckpt ck;
+	ck_dense_plain(&ck);
+	static const char *const keys[] = {"mlp_bias", "use_sliding_window"};
+	for (int i = 0; i < 2; i++) {
+		cJSON *c = cfg_dense(i ? "qwen2" : "llama", 0);
+		cfg_set(c, keys[i], cJSON_CreateTrue());
+		const char *dir = ck_write(&ck, keys[i], c);
+		struct eng_transformer *t = NULL;
+		struct eng_err err = {0};
+		assert_int_equal(eng_transformer_load(dir, &t, &err), ENG_EUNSUPPORTED);
+		assert_null(t);
+		assert_non_null(strstr(err.msg, keys[i]));
+		cJSON_Delete(c);
+	}
+	ck_free(&ck);
+}
+
 static int teardown(void **st)
 {
 	(void)st;
@@ -817,7 +865,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixture_anchor),     cmocka_unit_test(test_qwen3_dense_is_moe),
 		cmocka_unit_test(test_qwen2_llama_biases), cmocka_unit_test(test_layer0_bias_rope),
-		cmocka_unit_test(test_tied_embeddings),
+		cmocka_unit_test(test_tied_embeddings),    cmocka_unit_test(test_qwen3_o_proj_bias),
+		cmocka_unit_test(test_unsupported_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
