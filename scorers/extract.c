@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness/util/buf.h"
+#include "scorers/latex.h"
 
 const char *scr_strip_think(const char *text, size_t *len)
 {
@@ -31,24 +32,6 @@ const char *scr_strip_think(const char *text, size_t *len)
 
 /* ---- \boxed{} ---------------------------------------------------------------------------- */
 
-/* End of the brace group opening at s[i] == '{' (index of the matching '}'), or n when unbalanced.
- * Iterative, so depth costs no stack. */
-static size_t match_brace(const char *s, size_t n, size_t i)
-{
-	size_t depth = 0;
-	for (; i < n; i++) {
-		if (s[i] == '\\' && i + 1 < n) {
-			i++; /* \{ \} are literal braces in LaTeX, not grouping */
-			continue;
-		}
-		if (s[i] == '{')
-			depth++;
-		else if (s[i] == '}' && --depth == 0)
-			return i;
-	}
-	return n;
-}
-
 /* Content of the box whose command starts at s[at] ("\boxed" or "\fbox"); NULL when incomplete. */
 static const char *box_content(const char *s, size_t n, size_t at, size_t cmdlen, size_t *blen, size_t *end)
 {
@@ -56,7 +39,7 @@ static const char *box_content(const char *s, size_t n, size_t at, size_t cmdlen
 	while (i < n && (s[i] == ' ' || s[i] == '\t'))
 		i++;
 	if (i < n && s[i] == '{') {
-		size_t j = match_brace(s, n, i);
+		size_t j = scr_latex_match_brace(s, n, i);
 		if (j >= n)
 			return NULL;
 		*blen = j - i - 1;

@@ -192,12 +192,12 @@ static int in_list(const char *name, size_t n, const char *const *list, size_t c
 	return 0;
 }
 
-static size_t match_brace(const char *s, size_t n, size_t i)
+size_t scr_latex_match_brace(const char *s, size_t n, size_t i)
 {
 	size_t depth = 0;
 	for (; i < n; i++) {
 		if (s[i] == '\\' && i + 1 < n) {
-			i++;
+			i++; /* \{ \} are literal braces in LaTeX, not grouping */
 			continue;
 		}
 		if (s[i] == '{')
@@ -301,7 +301,7 @@ static int pass_commands(const char *s, size_t n, struct evh_buf *o, int *flags,
 			while (j < n && s[j] == ' ')
 				j++;
 			if (j < n && s[j] == '{') {
-				size_t m = match_brace(s, n, j);
+				size_t m = scr_latex_match_brace(s, n, j);
 				if (m >= n) { /* unbalanced: drop the command, keep the rest */
 					i = j + 1;
 					continue;

@@ -29,4 +29,8 @@ int scr_latex_normalize(const char *s, size_t n, char **out, int *flags, struct 
 /* 1 when the word w[0..n) is a unit of measure the normaliser drops ("cm", "dollars", "hours"). */
 int scr_latex_is_unit(const char *w, size_t n);
 
+/* End of the brace group opening at s[i] == '{' (index of the matching '}'), or n when unbalanced.
+ * \{ and \} are literal braces in LaTeX, not grouping. Iterative, so depth costs no stack. */
+size_t scr_latex_match_brace(const char *s, size_t n, size_t i);
+
 #endif
