@@ -12,6 +12,7 @@
 #include "harness/presets.h"
 #include "harness/registry.h"
 #include "harness/util/buf.h"
+#include "harness/util/str.h"
 #include "scorers/scorer.h"
 #include "tasks/fetch.h"
 #include "tasks/import.h"
@@ -21,14 +22,8 @@
 
 static int is_archive_name(const char *n)
 {
-	static const char *const ext[] = {".tar.gz", ".tgz", ".tar.zst", ".tar", ".zip"};
-	size_t ln = strlen(n);
-	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-		size_t le = strlen(ext[i]);
-		if (ln > le && strcmp(n + ln - le, ext[i]) == 0)
-			return 1;
-	}
-	return 0;
+	static const char *const ext[] = {".tar.gz", ".tgz", ".tar.zst", ".tar", ".zip", NULL};
+	return evh_str_ends_with_any(n, ext);
 }
 
 static void list_packs_in(const char *dir)

@@ -14,6 +14,7 @@
 
 #include "harness/util/buf.h"
 #include "harness/util/json.h"
+#include "harness/util/str.h"
 #include "tasks/import_int.h"
 #include "tasks/pack.h"
 
@@ -196,14 +197,8 @@ static const char *base_name(const char *p)
 
 static int is_data_name(const char *n)
 {
-	static const char *const ext[] = {".csv", ".jsonl", ".json"};
-	size_t ln = strlen(n);
-	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-		size_t le = strlen(ext[i]);
-		if (ln > le && strcmp(n + ln - le, ext[i]) == 0)
-			return 1;
-	}
-	return 0;
+	static const char *const ext[] = {".csv", ".jsonl", ".json", NULL};
+	return evh_str_ends_with_any(n, ext);
 }
 
 static int read_data(struct archive *a, const char *where, struct evh_buf *out, struct evh_err *err)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness/util/buf.h"
+#include "harness/util/str.h"
 
 /* ---------------------------------------------------------------- entry policy
  * Accepted entries, at the top level only, each at most once:
@@ -320,21 +321,15 @@ out:
 
 enum out_kind { OUT_TAR, OUT_TGZ, OUT_TZST, OUT_ZIP };
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
 static int out_kind_of(const char *path, enum out_kind *k)
 {
-	if (ends_with(path, ".tar.gz") || ends_with(path, ".tgz"))
+	if (evh_str_ends_with(path, ".tar.gz") || evh_str_ends_with(path, ".tgz"))
 		*k = OUT_TGZ;
-	else if (ends_with(path, ".tar.zst"))
+	else if (evh_str_ends_with(path, ".tar.zst"))
 		*k = OUT_TZST;
-	else if (ends_with(path, ".tar"))
+	else if (evh_str_ends_with(path, ".tar"))
 		*k = OUT_TAR;
-	else if (ends_with(path, ".zip"))
+	else if (evh_str_ends_with(path, ".zip"))
 		*k = OUT_ZIP;
 	else
 		return -1;
