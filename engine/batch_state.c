@@ -10,6 +10,7 @@
 #include "engine/err.h"
 #include "engine/model.h"
 #include "engine/ops.h"
+#include "engine/paged.h"
 
 static size_t zmax(size_t a, size_t b)
 {
@@ -23,7 +24,7 @@ void eng_bstate_free(struct eng_bstate *b)
 	float **bufs[] = {&b->x,      &b->xb,      &b->xb2,    &b->q,       &b->q_a,    &b->kv_a,
 			  &b->q_abs,  &b->att_lat, &b->att,    &b->att_out, &b->hb,     &b->hb2,
 			  &b->moe_in, &b->moe_tmp, &b->moe_eo, &b->scores,  &b->scores_choice,
-			  &b->group_scores, &b->topk_w, &b->logits};
+			  &b->group_scores, &b->topk_w, &b->logits, &b->rope_cos, &b->rope_sin};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		free(*bufs[i]);
 	free(b->moe_rows);
@@ -92,12 +93,19 @@ int eng_bstate_create(const struct eng_transformer *t, int max_rows, int max_seq
 	b->group_scores = fl((size_t)c->n_group);
 	b->topk_idx = calloc(R * K, sizeof(int));
 	b->topk_w = fl(R * K);
+	b->rope_cos = fl((size_t)max_seq * (size_t)(c->rope_dim / 2));
+	b->rope_sin = fl((size_t)max_seq * (size_t)(c->rope_dim / 2));
 	if (!b->logits || !b->head_rows || !b->x || !b->xb || !b->xb2 || !b->q || !b->q_a || !b->kv_a || !b->q_abs ||
 	    !b->att_lat || !b->att || !b->att_out || !b->hb || !b->hb2 || !b->moe_in || !b->moe_tmp || !b->moe_eo ||
 	    !b->moe_rows || !b->moe_k || !b->scores || !b->scores_choice || !b->group_scores || !b->topk_idx ||
-	    !b->topk_w) {
+	    !b->topk_w || !b->rope_cos || !b->rope_sin) {
 		eng_bstate_free(b);
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the batch state (%d rows)", max_rows);
+	}
+	int rc = eng_rope_tables(c, max_seq, b->rope_cos, b->rope_sin, err);
+	if (rc) {
+		eng_bstate_free(b);
+		return rc;
 	}
 	*out = b;
 	return ENG_OK;
@@ -146,6 +154,11 @@ const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstat
 		if (pos[i] < 0 || pos[i] >= seq[i]->max_seq || (!t->split && pos[i] >= b->max_seq)) {
 			eng_errf(&b->err, ENG_ELIMIT, "row %d: position %d outside the context of %d", i, pos[i],
 				 seq[i]->max_seq < b->max_seq ? seq[i]->max_seq : b->max_seq);
+			return NULL;
+		}
+		if (!t->split && pos[i] >= eng_kv_seq_capacity(seq[i])) {
+			eng_errf(&b->err, ENG_ELIMIT, "row %d: position %d beyond the %d KV blocks its sequence holds", i,
+				 pos[i], seq[i]->n_blocks);
 			return NULL;
 		}
 	}

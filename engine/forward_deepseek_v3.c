@@ -12,13 +12,15 @@
 #include "engine/comm.h"
 #include "engine/model.h"
 #include "engine/ops.h"
+#include "engine/paged.h"
 #include "engine/pool.h"
 
-/* One query head of MLA (absorbed) over positions 0..pos of one sequence's caches (kv_cache
- * (pos + 1, R), pe_cache (pos + 1, rd) of the layer): q (qk_head_dim) = [q_nope | q_pe], wkv_b the
- * head's (nope + v, R) rows; out o (v_head_dim); q_abs, lat (R) and att (pos + 1) scratch. */
-static void mla_head(const struct eng_config *c, const float *q, const float *wkv_b, const float *kv_cache,
-		     const float *pe_cache, int pos, float *q_abs, float *att, float *lat, float *o)
+/* One query head of MLA (absorbed) over positions 0..pos of sequence s's caches of layer l (the
+ * latent (R) and rope key (rd) per position, through the block table): q (qk_head_dim) =
+ * [q_nope | q_pe], wkv_b the head's (nope + v, R) rows; out o (v_head_dim); q_abs, lat (R) and
+ * att (pos + 1) scratch. */
+static void mla_head(const struct eng_config *c, const float *q, const float *wkv_b, const struct eng_state *s,
+		     int l, int pos, float *q_abs, float *att, float *lat, float *o)
 {
 	const int nope = c->qk_nope_head_dim, rd = c->qk_rope_head_dim, vd = c->v_head_dim, R = c->kv_lora_rank;
 	const float *q_nope = q, *q_pe = q + nope;
@@ -32,7 +34,7 @@ static void mla_head(const struct eng_config *c, const float *q, const float *wk
 	}
 	/* scores = (q_nope . kv_cache + q_pe . pe_cache) * softmax_scale */
 	for (int p = 0; p <= pos; p++) {
-		const float *kv = kv_cache + (size_t)p * R, *pe = pe_cache + (size_t)p * rd;
+		const float *kv = eng_kv_a(s, l, p), *pe = eng_kv_b(s, l, p);
 		float a = 0.0f, b = 0.0f;
 		for (int r = 0; r < R; r++)
 			a += q_abs[r] * kv[r];
@@ -45,7 +47,7 @@ static void mla_head(const struct eng_config *c, const float *q, const float *wk
 	for (int r = 0; r < R; r++)
 		lat[r] = 0.0f;
 	for (int p = 0; p <= pos; p++) {
-		const float *kv = kv_cache + (size_t)p * R;
+		const float *kv = eng_kv_a(s, l, p);
 		for (int r = 0; r < R; r++)
 			lat[r] += att[p] * kv[r];
 	}
@@ -82,14 +84,13 @@ static void mla(const struct eng_transformer *t, struct eng_state *s, const stru
 
 	/* kv, k_pe = wkv_a(x).split([kv_lora_rank, qk_rope_head_dim]); cache kv_norm(kv) and rope(k_pe) */
 	eng_pool_linear(s->pool, s->kv_a, &L->wkv_a, s->xb);
-	float *kv_cache = s->kv_cache + (size_t)l * s->max_seq * R;
-	float *pe_cache = s->pe_cache + (size_t)l * s->max_seq * rd;
-	eng_rmsnorm(kv_cache + (size_t)pos * R, s->kv_a, L->kv_norm, R, c->rms_norm_eps);
-	memcpy(pe_cache + (size_t)pos * rd, s->kv_a + R, (size_t)rd * sizeof(float));
-	eng_rope(pe_cache + (size_t)pos * rd, cos, sin, rd, c->rope_interleave);
+	float *kv = eng_kv_a(s, l, pos), *pe = eng_kv_b(s, l, pos);
+	eng_rmsnorm(kv, s->kv_a, L->kv_norm, R, c->rms_norm_eps);
+	memcpy(pe, s->kv_a + R, (size_t)rd * sizeof(float));
+	eng_rope(pe, cos, sin, rd, c->rope_interleave);
 
 	for (int h = 0; h < H; h++)
-		mla_head(c, s->q + (size_t)h * qhd, L->wkv_b.w + (size_t)h * (nope + vd) * R, kv_cache, pe_cache, pos,
+		mla_head(c, s->q + (size_t)h * qhd, L->wkv_b.w + (size_t)h * (nope + vd) * R, s, l, pos,
 			 s->q_abs + (size_t)h * R, s->att + (size_t)h * s->max_seq, s->att_lat + (size_t)h * R,
 			 s->att_out + (size_t)h * vd);
 	eng_pool_linear(s->pool, s->xb2, &L->wo, s->att_out);
@@ -239,7 +240,7 @@ int eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s
 /* ---- batched: the same steps over rows (eng_forward_batch; whole model only) ---- */
 
 /* MLA over rows; in xb (n, dim), out xb2 (n, dim). Every row writes its sequence's caches at its
- * position before any row attends, so the rows of one prompt chunk see each other causally. */
+ * position (through its block table) before any row attends, so the rows of one prompt chunk see each other causally. */
 static void mla_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
 		     const int *pos, struct eng_state *const *seq)
 {
@@ -257,26 +258,21 @@ static void mla_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 	}
 	eng_bpool_linear(b->pool, b->kv_a, lda, &L->wkv_a, b->xb, dim, n);
 	for (int r = 0; r < n; r++) {
-		struct eng_state *s = seq[r];
 		const int p = pos[r];
-		const float *cos = s->rope_cos + (size_t)p * (rd / 2), *sin = s->rope_sin + (size_t)p * (rd / 2);
+		const float *cos = b->rope_cos + (size_t)p * (rd / 2), *sin = b->rope_sin + (size_t)p * (rd / 2);
 		for (int h = 0; h < H; h++)
 			eng_rope(b->q + (size_t)r * ldq + (size_t)h * qhd + nope, cos, sin, rd, c->rope_interleave);
-		float *kv_cache = s->kv_cache + (size_t)l * s->max_seq * R;
-		float *pe_cache = s->pe_cache + (size_t)l * s->max_seq * rd;
-		eng_rmsnorm(kv_cache + (size_t)p * R, b->kv_a + (size_t)r * lda, L->kv_norm, R, c->rms_norm_eps);
-		memcpy(pe_cache + (size_t)p * rd, b->kv_a + (size_t)r * lda + R, (size_t)rd * sizeof(float));
-		eng_rope(pe_cache + (size_t)p * rd, cos, sin, rd, c->rope_interleave);
+		float *kv = eng_kv_a(seq[r], l, p), *pe = eng_kv_b(seq[r], l, p);
+		eng_rmsnorm(kv, b->kv_a + (size_t)r * lda, L->kv_norm, R, c->rms_norm_eps);
+		memcpy(pe, b->kv_a + (size_t)r * lda + R, (size_t)rd * sizeof(float));
+		eng_rope(pe, cos, sin, rd, c->rope_interleave);
 	}
 	/* heads outer: a head's wkv_b rows stay in cache while every row uses them */
 	for (int h = 0; h < H; h++) {
 		const float *wkv_b = L->wkv_b.w + (size_t)h * (nope + vd) * R;
-		for (int r = 0; r < n; r++) {
-			const struct eng_state *s = seq[r];
-			mla_head(c, b->q + (size_t)r * ldq + (size_t)h * qhd, wkv_b, s->kv_cache + (size_t)l * s->max_seq * R,
-				 s->pe_cache + (size_t)l * s->max_seq * rd, pos[r], b->q_abs, b->att, b->att_lat,
-				 b->att_out + (size_t)r * ldo + (size_t)h * vd);
-		}
+		for (int r = 0; r < n; r++)
+			mla_head(c, b->q + (size_t)r * ldq + (size_t)h * qhd, wkv_b, seq[r], l, pos[r], b->q_abs, b->att,
+				 b->att_lat, b->att_out + (size_t)r * ldo + (size_t)h * vd);
 	}
 	eng_bpool_linear(b->pool, b->xb2, dim, &L->wo, b->att_out, ldo, n);
 }

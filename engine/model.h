@@ -9,6 +9,8 @@
 
 #include "engine/engine.h"
 
+struct eng_kv_pool; /* paged.h */
+
 enum eng_arch { ENG_ARCH_DEEPSEEK_V3 = 0, ENG_ARCH_QWEN3_MOE, ENG_ARCH_QWEN3, ENG_ARCH_QWEN2, ENG_ARCH_LLAMA };
 
 /* Read-only after load. Fields keep their config.json names; derived sizes are computed once. */
@@ -168,8 +170,13 @@ struct eng_state {
 	float *att_out;        /* (n_heads * max(v_head_dim, head_dim)) */
 	float *att;            /* (n_heads * max_seq) scores */
 	float *k, *v;          /* (n_kv_heads * head_dim) GQA current k, v */
-	float *kv_cache;       /* MLA: (layer, max_seq, kv_lora_rank); GQA: k cache (layer, max_seq, kv_dim) */
-	float *pe_cache;       /* MLA: (layer, max_seq, qk_rope_head_dim); GQA: v cache (layer, max_seq, kv_dim) */
+	/* The KV cache is paged (paged.h): position p lives in block blocks[p / ENG_KV_BLOCK] of the
+	 * pool kv. MLA caches kv_norm(kv) (kv_lora_rank) and the roped k_pe (model.py kv_cache /
+	 * pe_cache); GQA k and v. A session's state owns a pool of its own with every block taken
+	 * (own_kv); a batch slot's borrows the batch's pool and holds the blocks it was given. */
+	struct eng_kv_pool *kv;
+	int *blocks;           /* (ceil(max_seq / ENG_KV_BLOCK)) the block table, n_blocks filled */
+	int n_blocks, own_kv;
 	float *hb, *hb2;       /* (max(intermediate_size, moe_intermediate_size * max(1, n_shared))) */
 	float *moe_out;        /* (dim) */
 	float *scores;         /* (n_routed_experts) */
@@ -186,7 +193,14 @@ struct eng_state {
 };
 
 int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_state **out, struct eng_err *err);
+/* A sequence for batched steps only (eng_forward_batch on a whole model): an empty block table
+ * over the borrowed pool, no activations (eng_forward refuses it). The caller gives it blocks
+ * (paged.h eng_kv_seq_push) and takes them back before eng_state_free. */
+int eng_state_create_paged(const struct eng_transformer *t, int max_seq, struct eng_kv_pool *pool,
+			   struct eng_state **out, struct eng_err *err);
 void eng_state_free(struct eng_state *s); /* NULL allowed */
+/* cos / sin of every position < max_seq ((max_seq, rope_dim / 2) each, attention factor in). */
+int eng_rope_tables(const struct eng_config *c, int max_seq, float *cos_t, float *sin_t, struct eng_err *err);
 
 /* Splits the state's large matmuls over n_threads (>= 1; 1 = none). Results do not depend on the
  * thread count: each output row is summed by one thread in the same order. */
@@ -207,8 +221,8 @@ int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const 
 		    int pos, int flags, struct eng_err *err);
 
 /* ---- batched steps (batch_state.c): several sequences, or a prompt's positions, in one pass ----
- * Rows are tokens; each row names its sequence's state, whose KV cache, RoPE tables and max_seq
- * are used (its activations are not). Every weight matrix is read once per step for all rows.
+ * Rows are tokens; each row names its sequence's state, whose KV cache (through its block table)
+ * and max_seq are used (its activations are not). Every weight matrix is read once per step for all rows.
  * A row's logits equal eng_forward's for the same token, position and cache bit for bit: each
  * row is summed in the same order as one-at-a-time steps (tests/unit/engine/test_batch_forward.c). */
 struct eng_bstate {
@@ -232,6 +246,7 @@ struct eng_bstate {
 	int *topk_idx;         /* (max_rows, num_experts_per_tok) */
 	float *topk_w;         /* (max_rows, num_experts_per_tok) */
 	int *head_rows;        /* (max_rows) rows whose logits are computed */
+	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), as eng_state's */
 	float *logits;         /* (max_rows, vocab) */
 	struct eng_bpool *pool; /* matmul threads, NULL = the caller's thread only */
 	struct eng_err err;    /* why the last eng_forward_batch returned NULL */
@@ -251,8 +266,8 @@ enum { ENG_FF_LAST_ROWS = 2 }; /* logits only for each sequence's last row of th
  * must come in increasing consecutive positions (a prompt chunk: causal attention among them);
  * positions before a sequence's first row must have been run on it. Returns b->logits, row i at
  * i * vocab (rows without logits under ENG_FF_KV_ONLY / ENG_FF_LAST_ROWS hold garbage), or NULL
- * with b->err set: a token or position out of range (nothing run), or a failed step of a split
- * model (that sequence's state is then unusable). */
+ * with b->err set: a token or position out of range, or beyond the blocks the sequence holds
+ * (nothing run), or a failed step of a split model (that sequence's state is then unusable). */
 const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *token,
 			       const int *pos, struct eng_state *const *seq, int flags);
 
