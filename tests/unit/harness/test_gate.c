@@ -15,6 +15,7 @@
 
 #include "harness/gate.h"
 #include "harness/gate_stats.h"
+#include "tests/unit/testutil.h"
 
 /* ---- references ------------------------------------------------------------------------------ */
 
@@ -178,8 +179,7 @@ static int gate(const char *b, const char *c, const char *extra1, const char *ex
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof root, "/tmp/evh-gate-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(tu_tmpdir(root, sizeof root, "gate"), 0);
 	struct spec s = base_spec("base");
 	write_run(&s, 0);
 	return 0;
@@ -188,9 +188,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	return system(cmd);
+	return tu_rmtree(root);
 }
 
 static void compare(const char *b, const char *c, const struct evh_gate_opts *o, struct evh_gate_result *r,

@@ -19,6 +19,7 @@
 #include "harness/shard.h"
 #include "harness/stats.h"
 #include "harness/util/json.h"
+#include "tests/unit/testutil.h"
 
 static char root[64];
 
@@ -212,8 +213,7 @@ static void make_runs(const struct task_def *td, size_t nt, int limit, const cha
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof root, "/tmp/evh-merge-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(tu_tmpdir(root, sizeof root, "merge"), 0);
 	make_runs(tasks_full, 2, 0, "");
 	make_runs(tasks_limited, 2, 25, "lim-");
 	return 0;
@@ -222,9 +222,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	return system(cmd);
+	return tu_rmtree(root);
 }
 
 /* ---- helpers ----------------------------------------------------------------------------------- */

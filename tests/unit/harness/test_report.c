@@ -16,25 +16,16 @@
 
 #include "harness/report.h"
 #include "harness/report_text.h"
+#include "tests/unit/testutil.h"
 
 static char root[64];
 
+/* NULL when the report did not write the file. */
 static char *slurp(const char *dir, const char *name)
 {
 	char p[512];
 	snprintf(p, sizeof p, "%s/%s", dir, name);
-	FILE *f = fopen(p, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-	s[n] = 0;
-	fclose(f);
-	return s;
+	return tu_slurp(p, NULL);
 }
 
 static int have(const char *prog)
@@ -54,17 +45,14 @@ static int report(const char *out, const char *fmt)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof root, "/tmp/evh-report-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(tu_tmpdir(root, sizeof root, "report"), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	return system(cmd);
+	return tu_rmtree(root);
 }
 
 static void escaping(void **state)

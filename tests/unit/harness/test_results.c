@@ -14,22 +14,20 @@
 
 #include "harness/results.h"
 #include "harness/stats.h"
+#include "tests/unit/testutil.h"
 
 static char dir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/evalh-results.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return tu_tmpdir(dir, sizeof dir, "results");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	return system(cmd);
+	return tu_rmtree(dir);
 }
 
 static void sample(struct evh_sample *s, const char *item, int correct, int error)

@@ -14,25 +14,7 @@
 
 #include "scorers/math.h"
 #include "scorers/latex.h"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
+#include "tests/unit/testutil.h"
 
 struct cat {
 	char name[32];
@@ -42,7 +24,7 @@ struct cat {
 static void equivalence_table(void **state)
 {
 	(void)state;
-	char *text = slurp("tests/cases/math_equiv.jsonl");
+	char *text = tu_slurp("tests/cases/math_equiv.jsonl", NULL);
 	assert_non_null(text);
 	struct cat cats[64];
 	int ncat = 0, rows = 0, bad = 0;

@@ -12,30 +12,12 @@
 #include <string.h>
 
 #include "scorers/mcq.h"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
+#include "tests/unit/testutil.h"
 
 static void letter_table(void **state)
 {
 	(void)state;
-	char *text = slurp("tests/cases/mcq.jsonl");
+	char *text = tu_slurp("tests/cases/mcq.jsonl", NULL);
 	assert_non_null(text);
 	int line = 0, bad = 0;
 	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {

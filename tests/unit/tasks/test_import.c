@@ -19,8 +19,9 @@
 
 #include "tasks/import.h"
 #include "tasks/pack.h"
+#include "tests/unit/testutil.h"
 
-static char dir[] = "/tmp/evalh-test-import-XXXXXX";
+static char dir[64];
 static char out[512];
 
 static const char *path_of(const char *name)
@@ -592,15 +593,13 @@ static void test_fewshot_and_files(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return tu_tmpdir(dir, sizeof dir, "import");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(dir);
 }
 
 int main(void)

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "harness/util/buf.h"
 #include "tasks/pack.h"
+#include "tests/unit/testutil.h"
 
 static char tmpdir[64];
 
@@ -479,20 +479,13 @@ static void checks_choices_and_code(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/evh-pack-open-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
+	return tu_tmpdir(tmpdir, sizeof tmpdir, "pack-open");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	return tu_rmtree(tmpdir);
 }
 
 int main(void)

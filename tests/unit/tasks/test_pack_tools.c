@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <archive.h>
 #include <archive_entry.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <cmocka.h>
 
 #include "tasks/pack.h"
+#include "tests/unit/testutil.h"
 
 static char tmpdir[64];
 
@@ -44,23 +44,14 @@ static void put(const char *dir, const char *name, const char *text)
 
 static char *slurp_n(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	static char buf[1 << 20];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *s = malloc(n + 1);
+	char *s = tu_slurp(path, len);
 	assert_non_null(s);
-	memcpy(s, buf, n + 1);
-	*len = n;
 	return s;
 }
 
 static char *slurp(const char *path)
 {
-	size_t n;
-	return slurp_n(path, &n);
+	return slurp_n(path, NULL);
 }
 
 static struct pack *open_ok(const char *path)
@@ -393,20 +384,13 @@ static void find_search_order(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/evh-pack-tools-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
+	return tu_tmpdir(tmpdir, sizeof tmpdir, "pack-tools");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	return tu_rmtree(tmpdir);
 }
 
 int main(void)
