@@ -673,7 +673,7 @@ int main(void)
 	test_gemm(9, 1536, 512);    // just past it: wgmma, one warpgroup
 	test_gemm(100, 4096, 2048); // wgmma 64-row tiles, ragged m
 	test_gemm(300, 130, 272);   // wgmma 128-row tiles, ragged m, n and k
-	test_gemm(256, 2048, 7168);
+	test_gemm(256, 1024, 7168); // 128-row tiles, 56 K blocks
 	test_moe(1, 8, 256, 512, 1024, 1, 8, 4);   // DeepSeek-V3 routing, decode
 	test_moe(77, 8, 64, 256, 512, 1, 8, 4);     // ragged token count
 	test_moe(300, 8, 128, 384, 256, 0, 1, 1);   // Qwen3 softmax top-8
