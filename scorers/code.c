@@ -150,6 +150,21 @@ static int verdict_from_report(const struct report *rep)
 
 /* ---- test styles ------------------------------------------------------------------------------ */
 
+/* How a one-run style ends: a run still without a verdict is a runtime error described by the way
+ * it ended; anything but a pass gets stderr's tail. Frees r; returns 0. */
+static int settle(int v, struct sbx_result *r, const struct report *rep, struct evh_buf *d, struct scr_result *out)
+{
+	if (v < 0) {
+		v = SCR_RUNTIME_ERROR;
+		describe_end(d, r);
+	}
+	if (v != SCR_PASS)
+		add_stderr_tail(d, r, rep);
+	out->verdict = v;
+	sbx_result_free(r);
+	return 0;
+}
+
 static const char *str_field(const cJSON *j, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, name);
@@ -175,29 +190,20 @@ static int score_once(const struct scr_prog *py, const struct scr_code_opts *o, 
 		v = verdict_from_report(&rep);
 		if (v != SCR_PASS) {
 			const cJSON *t = rep.index >= 0 ? cJSON_GetArrayItem(shown_tests, rep.index) : NULL;
-			if (t && cJSON_IsString(t)) {
+			if (t) {
+				/* a test as written (a string) or as data (a call's arguments and result) */
+				char *ts = cJSON_IsString(t) ? NULL : cJSON_PrintUnformatted(t);
+				const char *show = cJSON_IsString(t) ? t->valuestring : ts;
 				evh_buf_printf(d, "test %d: ", rep.index);
-				add_trim(d, t->valuestring, strlen(t->valuestring), SHOW);
-				evh_buf_adds(d, "\n");
-			} else if (t) {
-				char *ts = cJSON_PrintUnformatted(t);
-				evh_buf_printf(d, "test %d: ", rep.index);
-				if (ts)
-					add_trim(d, ts, strlen(ts), SHOW);
+				if (show)
+					add_trim(d, show, strlen(show), SHOW);
 				evh_buf_adds(d, "\n");
 				free(ts);
 			}
 			evh_buf_adds(d, rep.info);
 		}
-	} else if (v < 0) {
-		v = SCR_RUNTIME_ERROR;
-		describe_end(d, &r);
 	}
-	if (v != SCR_PASS)
-		add_stderr_tail(d, &r, &rep);
-	out->verdict = v;
-	sbx_result_free(&r);
-	return 0;
+	return settle(v, &r, &rep, d, out);
 }
 
 static int is_space(char c)
@@ -323,15 +329,8 @@ static int score_c_exit(const struct scr_prog *p, const struct scr_code_opts *o,
 		evh_buf_printf(d, "test 0: check of %s failed (", entry);
 		describe_end(d, &r);
 		evh_buf_adds(d, ")");
-	} else if (v < 0) {
-		v = SCR_RUNTIME_ERROR;
-		describe_end(d, &r);
 	}
-	if (v != SCR_PASS)
-		add_stderr_tail(d, &r, &rep);
-	out->verdict = v;
-	sbx_result_free(&r);
-	return 0;
+	return settle(v, &r, &rep, d, out);
 }
 
 /* ---- entry point ------------------------------------------------------------------------------ */
