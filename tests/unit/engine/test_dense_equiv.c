@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 
 #include "engine/model.h"
+#include "engine/paged.h"
 #include "engine/safetensors.h"
 
 #define SRC "tests/fixtures/random/tiny-random-qwen3-moe-bf16"
@@ -713,7 +714,8 @@ static void test_layer0_bias_rope(void **st)
 		proj_ref(wv, bv, kvd, xn, inv, p, 0, v);
 		proj_ref(wk, NULL, kvd, xn, inv, p, 1, k_nb);
 		proj_ref(wk, bk, kvd, xn, inv_plain, p, 1, k_plain);
-		const float *kc = s->kv_cache + (size_t)p * kvd, *vc = s->pe_cache + (size_t)p * kvd;
+		/* layer 0's cached k and v of position p, through the paged cache's block table */
+		const float *kc = eng_kv_a(s, 0, p), *vc = eng_kv_b(s, 0, p);
 		worst_k = fmax(worst_k, rel_vs(kc, k, kvd));
 		worst_v = fmax(worst_v, rel_vs(vc, v, kvd));
 		moved_bias = fmax(moved_bias, rel_vs(kc, k_nb, kvd));
