@@ -4,8 +4,6 @@
  * and the last number (the lm-evaluation-harness "flexible-extract" fallback). */
 #include "scorers/extract.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,6 +11,7 @@
 
 #include "harness/util/buf.h"
 #include "scorers/latex.h"
+#include "scorers/rx.h"
 
 const char *scr_strip_think(const char *text, size_t *len)
 {
@@ -149,17 +148,14 @@ static int rx_failed;
 
 static void rx_compile(void)
 {
-	for (int i = 0; i < RX_N; i++) {
-		int ec;
-		PCRE2_SIZE eo;
-		uint32_t opt = PCRE2_CASELESS | (i == RX_NUMBER ? 0 : PCRE2_UTF);
-		rx[i] = pcre2_compile((PCRE2_SPTR)rx_src[i], PCRE2_ZERO_TERMINATED, opt, &ec, &eo, NULL);
-		if (!rx[i]) {
-			rx_failed = 1;
-			return;
-		}
-		pcre2_jit_compile(rx[i], PCRE2_JIT_COMPLETE); /* optional speed-up; matching works without */
-	}
+	static const uint32_t opt[RX_N] = {
+		[RX_FINAL] = PCRE2_CASELESS | PCRE2_UTF,
+		[RX_ANSWER_IS] = PCRE2_CASELESS | PCRE2_UTF,
+		[RX_GSM8K] = PCRE2_CASELESS | PCRE2_UTF,
+		[RX_ANSWER_COLON] = PCRE2_CASELESS | PCRE2_UTF,
+		[RX_NUMBER] = PCRE2_CASELESS,
+	};
+	rx_failed = scr_rx_compile(rx_src, opt, RX_N, rx) != 0;
 }
 
 /* The answer text after a trigger phrase at s[i]: a $...$ / \(...\) / \[...\] span when it opens

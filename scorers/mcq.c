@@ -4,14 +4,13 @@
  * then the last marked letter "**X**" / "(X)". */
 #include "scorers/mcq.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
-#include <pcre2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "scorers/extract.h"
+#include "scorers/rx.h"
 
 enum { RX_PHRASE, RX_BARE, RX_MARKED, RX_N };
 static const char *const rx_src[RX_N] = {
@@ -27,16 +26,8 @@ static int rx_failed;
 
 static void rx_compile(void)
 {
-	for (int i = 0; i < RX_N; i++) {
-		int ec;
-		PCRE2_SIZE eo;
-		rx[i] = pcre2_compile((PCRE2_SPTR)rx_src[i], PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &eo, NULL);
-		if (!rx[i]) {
-			rx_failed = 1;
-			return;
-		}
-		pcre2_jit_compile(rx[i], PCRE2_JIT_COMPLETE);
-	}
+	static const uint32_t opt[RX_N] = {PCRE2_UTF, PCRE2_UTF, PCRE2_UTF};
+	rx_failed = scr_rx_compile(rx_src, opt, RX_N, rx) != 0;
 }
 
 /* Letter of the last match of rule k, -1 when none. */

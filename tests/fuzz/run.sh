@@ -15,7 +15,7 @@ TARGETS=${*:-latex extract}
 D=${FUZZ_DIR:-build/fuzz}
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null 2>&1 || { echo "run.sh: $CC not found (apt-get install clang)"; exit 2; }
-SRC="scorers/latex.c scorers/expr.c scorers/math.c scorers/extract.c scorers/mcq.c scorers/numeric.c
+SRC="scorers/latex.c scorers/expr.c scorers/math.c scorers/extract.c scorers/mcq.c scorers/numeric.c scorers/rx.c
      harness/util/err.c harness/util/buf.c"
 mkdir -p "$D/artifacts"
 
