@@ -342,8 +342,8 @@ int eng_gen_start(const struct eng_model *m, const struct eng_gen_input *in, con
 		eng_gen_opts_defaults(&defaults);
 		o = &defaults;
 	}
-	if (!in || !in->text)
-		return eng_errf(err, ENG_EMISUSE, "eng_generate: text is required");
+	if (!in || (!in->text && !(in->chat && in->n_msgs)))
+		return eng_errf(err, ENG_EMISUSE, "eng_generate: text (or chat messages) is required");
 	if (o->max_tokens < 1)
 		return eng_errf(err, ENG_EMISUSE, "max_tokens %d: must be >= 1", o->max_tokens);
 	if (trace && (trace->top_k < 0 || trace->top_k > 64))
@@ -355,7 +355,9 @@ int eng_gen_start(const struct eng_model *m, const struct eng_gen_input *in, con
 			      .max_seq = max_seq, .stop_at = -1, .st = {.cb = cb, .ctx = cb_ctx}};
 	char *prompt = NULL;
 	int rc = ENG_OK;
-	if (in->chat)
+	if (in->chat && in->n_msgs)
+		rc = eng_chat_render_msgs(m->tok, m->family, in->msgs, in->n_msgs, 0, &prompt, err);
+	else if (in->chat)
 		rc = eng_chat_render(m->tok, m->family, in->system, in->text, &prompt, err);
 	else if (!(prompt = strdup(in->text)))
 		rc = eng_errf(err, ENG_ENOMEM, "out of memory");
@@ -519,8 +521,8 @@ int eng_generate(struct eng_session *s, const struct eng_gen_input *in, const st
 	memset(out, 0, sizeof *out);
 	if (err)
 		memset(err, 0, sizeof *err);
-	if (!s || !in || !in->text)
-		return eng_errf(err, ENG_EMISUSE, "eng_generate: session and text are required");
+	if (!s || !in || (!in->text && !(in->chat && in->n_msgs)))
+		return eng_errf(err, ENG_EMISUSE, "eng_generate: session and text (or chat messages) are required");
 	struct eng_gen *g = NULL;
 	int rc = eng_gen_start(s->m, in, o, s->st->max_seq, cb, cb_ctx, trace, &g, err);
 	if (rc)

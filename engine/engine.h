@@ -86,11 +86,10 @@ int eng_count_tokens(const struct eng_model *m, const char *text);
 
 /* ---- added for serving (engine/batch.c) ---- */
 
-/* Many requests on one model: continuous batching. One scheduler thread advances every active
- * request by one batched step (a decode row each, plus prompt chunks of those being admitted),
- * admits queued requests between steps into a shared paged KV cache and retires finished ones.
- * A bounded FIFO holds requests waiting for a slot. Callbacks run on the scheduler thread and must
- * be quick. Thread-safe: any thread may submit. (engine/batch.c; options in engine/paged.h) */
+/* Many requests on one model: a fixed set of slots (one session each, created up front) and a
+ * bounded FIFO of requests waiting for a slot. On the CPU path each slot generates on its own
+ * thread; the GPU path is meant to replace this with continuous batching behind the same calls.
+ * Thread-safe: any thread may submit. */
 struct eng_batch;
 
 struct eng_batch_req {
@@ -133,6 +132,11 @@ struct eng_gen_input {
 	int chat;
 	const char *const *stop; /* kept for the call; may be NULL */
 	size_t n_stop;
+	/* Added (multi-turn): with chat = 1 and n_msgs > 0 the whole conversation is rendered from
+	 * msgs (struct eng_chat_msg below) and system/text are ignored (text may be NULL). Kept for
+	 * the call. */
+	const struct eng_chat_msg *msgs;
+	size_t n_msgs;
 };
 
 /* Per-step record for `evalh generate --json`: set top_k (0..64) before the call; the arrays are
@@ -168,9 +172,7 @@ void eng_par_opts_defaults(struct eng_par_opts *o); /* 1 x 1, "cpu", 60000 ms */
  * config.json (heads, experts, sizes). */
 int eng_par_opts_check(const struct eng_par_opts *o, const char *dir, struct eng_err *err);
 
-/* Memory planning before loading: reads only config.json and, when present, the safetensors
- * headers of dir; a config folder alone (engine/configs/) is planned as FP8 with block scales for
- * the DeepSeek-V3/R1 family and BF16 otherwise. */
+/* Memory planning before loading: reads only config.json and the safetensors headers of dir. */
 struct eng_mem_need {
 	int n_gpus, tp, ep;         /* smallest split whose busiest rank fits */
 	double bytes_per_rank;      /* weights (as stored: FP8 + scales, BF16, ...) + KV cache + activations */
@@ -188,5 +190,14 @@ int eng_model_plan(const char *dir, double gpu_bytes, int max_seq, int batch, st
  * logits, so sessions and eng_generate work unchanged. */
 int eng_model_load_parallel(const char *dir, const struct eng_par_opts *o, struct eng_model **out,
 			    struct eng_err *err);
+
+/* ---- multi-turn chats (engine/chat_template.c) ---- */
+
+/* One message of a conversation: role "system", "user" or "assistant"; content as the client
+ * sent it (an assistant turn may hold its <think> reasoning: the template decides what is kept). */
+struct eng_chat_msg {
+	const char *role;
+	const char *content;
+};
 
 #endif

@@ -69,4 +69,13 @@ enum eng_chat_flag {
 int eng_chat_render_flags(const struct eng_tokenizer *t, int family, const char *system, const char *user,
 			  unsigned flags, char **out, struct eng_err *err);
 
+/* Added (multi-turn chats): renders messages (struct eng_chat_msg, engine.h) with the generation
+ * prompt as the family's template does: roles "system", "user", "assistant" in any order (others:
+ * ENG_EUNSUPPORTED naming messages[i].role; none: ENG_EMISUSE). Earlier assistant turns lose
+ * their reasoning where the template drops it (DeepSeek-R1: what precedes the last </think>;
+ * Qwen3: the <think> block, kept only for assistant turns after the last user query).
+ * eng_chat_render_flags is this with [system,] user. *out malloc'd, NULL on failure. */
+int eng_chat_render_msgs(const struct eng_tokenizer *t, int family, const struct eng_chat_msg *msgs, size_t n,
+			 unsigned flags, char **out, struct eng_err *err);
+
 #endif
