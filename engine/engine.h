@@ -86,10 +86,11 @@ int eng_count_tokens(const struct eng_model *m, const char *text);
 
 /* ---- added for serving (engine/batch.c) ---- */
 
-/* Many requests on one model: a fixed set of slots (one session each, created up front) and a
- * bounded FIFO of requests waiting for a slot. On the CPU path each slot generates on its own
- * thread; the GPU path is meant to replace this with continuous batching behind the same calls.
- * Thread-safe: any thread may submit. */
+/* Many requests on one model: continuous batching. One scheduler thread advances every active
+ * request by one batched step (a decode row each, plus prompt chunks of those being admitted),
+ * admits queued requests between steps into a shared paged KV cache and retires finished ones.
+ * A bounded FIFO holds requests waiting for a slot. Callbacks run on the scheduler thread and must
+ * be quick. Thread-safe: any thread may submit. (engine/batch.c; options in engine/paged.h) */
 struct eng_batch;
 
 struct eng_batch_req {
@@ -172,7 +173,9 @@ void eng_par_opts_defaults(struct eng_par_opts *o); /* 1 x 1, "cpu", 60000 ms */
  * config.json (heads, experts, sizes). */
 int eng_par_opts_check(const struct eng_par_opts *o, const char *dir, struct eng_err *err);
 
-/* Memory planning before loading: reads only config.json and the safetensors headers of dir. */
+/* Memory planning before loading: reads only config.json and, when present, the safetensors
+ * headers of dir; a config folder alone (engine/configs/) is planned as FP8 with block scales for
+ * the DeepSeek-V3/R1 family and BF16 otherwise. */
 struct eng_mem_need {
 	int n_gpus, tp, ep;         /* smallest split whose busiest rank fits */
 	double bytes_per_rank;      /* weights (as stored: FP8 + scales, BF16, ...) + KV cache + activations */
