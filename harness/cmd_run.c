@@ -23,6 +23,7 @@
 #include "harness/shard.h"
 #include "harness/stats.h"
 #include "harness/util/json.h"
+#include "scorers/sandbox.h"
 #include "tasks/pack.h"
 
 static void on_signal(int sig)
@@ -45,6 +46,7 @@ struct run_args {
 	const char *reasoning_effort;
 	int reasoning_budget;
 	struct evh_shard shard; /* --shard I/N; zeroed: every item */
+	int sandbox_workers;    /* --sandbox-workers: code programs running at once; 0 = cores */
 };
 
 /* --max-time: seconds, or a duration such as 90s, 30m, 2h, 1h30m. */
@@ -244,6 +246,7 @@ static cJSON *run_json(const struct run_args *a, const char *run_id, const struc
 	cJSON_AddNumberToObject(op, "top_p", a->o.top_p >= 0 ? a->o.top_p : m->top_p);
 	cJSON_AddNumberToObject(op, "max_tokens", a->o.max_tokens > 0 ? a->o.max_tokens : m->max_tokens);
 	cJSON_AddNumberToObject(op, "concurrency", a->o.concurrency);
+	cJSON_AddNumberToObject(op, "sandbox_workers", a->sandbox_workers > 0 ? a->sandbox_workers : sbx_workers());
 	cJSON_AddNumberToObject(op, "max_concurrency",
 				a->o.max_concurrency > a->o.concurrency ? a->o.max_concurrency : a->o.concurrency);
 	cJSON_AddNumberToObject(op, "limit", (double)a->o.limit);
@@ -519,7 +522,7 @@ int evh_cmd_run(int argc, char **argv)
 	struct evh_err err = {0};
 	enum {
 		O_TEMP = 256, O_TOPP, O_MAXTOK, O_RESUME, O_QUIET, O_NOSTREAM, O_TIMEOUT, O_ATTEMPTS, O_MODELS, O_SYSTEM,
-		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET, O_SHARD,
+		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET, O_SHARD, O_SBXW,
 	};
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -549,6 +552,7 @@ int evh_cmd_run(int argc, char **argv)
 		{"reasoning-effort", required_argument, NULL, O_EFFORT},
 		{"reasoning-budget", required_argument, NULL, O_BUDGET},
 		{"shard", required_argument, NULL, O_SHARD},
+		{"sandbox-workers", required_argument, NULL, O_SBXW},
 		{0, 0, 0, 0},
 	};
 	int c, rc = EVH_OK;
@@ -618,6 +622,10 @@ int evh_cmd_run(int argc, char **argv)
 			a.reasoning_budget = (int)lv;
 			break;
 		case O_SHARD: rc = evh_shard_parse(optarg, &a.shard, &err); break;
+		case O_SBXW:
+			rc = evh_cli_long("--sandbox-workers", optarg, 1, 4096, &lv, &err);
+			a.sandbox_workers = (int)lv;
+			break;
 		case O_TIMEOUT: rc = evh_cli_double("--timeout", optarg, 0.001, 86400, &a.retry.timeout_s, &err); break;
 		case O_ATTEMPTS:
 			rc = evh_cli_long("--max-attempts", optarg, 1, 100, &lv, &err);
@@ -711,6 +719,7 @@ int evh_cmd_run(int argc, char **argv)
 		mkdir("results", 0755);
 	if ((rc = evh_results_open(dir, a.resume, &res, &err)))
 		goto out;
+	sbx_set_workers(a.sandbox_workers);
 	if ((rc = create_provider(&a, &model, &tok, &prov, &err)))
 		goto out;
 

@@ -651,7 +651,74 @@ const char *sbx_caps_describe(char *buf, size_t n)
 	return buf;
 }
 
+/* The process-wide limit on sandboxes running at once: state this module must own, since the
+ * workers that call sbx_run (runner, pack validate, serve) know nothing of each other. */
+static pthread_mutex_t g_slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_slot_cv = PTHREAD_COND_INITIALIZER;
+static int g_slot_max, g_slot_running, g_slot_peak;
+
+static int default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 && n < 4096 ? (int)n : 1;
+}
+
+void sbx_set_workers(int n)
+{
+	pthread_mutex_lock(&g_slot_mu);
+	g_slot_max = n > 0 ? n : default_workers();
+	g_slot_peak = g_slot_running;
+	pthread_cond_broadcast(&g_slot_cv);
+	pthread_mutex_unlock(&g_slot_mu);
+}
+
+int sbx_workers(void)
+{
+	pthread_mutex_lock(&g_slot_mu);
+	int n = g_slot_max > 0 ? g_slot_max : default_workers();
+	pthread_mutex_unlock(&g_slot_mu);
+	return n;
+}
+
+int sbx_peak_running(void)
+{
+	pthread_mutex_lock(&g_slot_mu);
+	int n = g_slot_peak;
+	pthread_mutex_unlock(&g_slot_mu);
+	return n;
+}
+
+static void slot_take(void)
+{
+	pthread_mutex_lock(&g_slot_mu);
+	if (g_slot_max <= 0)
+		g_slot_max = default_workers();
+	while (g_slot_running >= g_slot_max)
+		pthread_cond_wait(&g_slot_cv, &g_slot_mu);
+	if (++g_slot_running > g_slot_peak)
+		g_slot_peak = g_slot_running;
+	pthread_mutex_unlock(&g_slot_mu);
+}
+
+static void slot_give(void)
+{
+	pthread_mutex_lock(&g_slot_mu);
+	g_slot_running--;
+	pthread_cond_signal(&g_slot_cv);
+	pthread_mutex_unlock(&g_slot_mu);
+}
+
+static int sbx_run_one(const struct sbx_spec *spec, struct sbx_result *out, struct evh_err *err);
+
 int sbx_run(const struct sbx_spec *spec, struct sbx_result *out, struct evh_err *err)
+{
+	slot_take();
+	int rc = sbx_run_one(spec, out, err);
+	slot_give();
+	return rc;
+}
+
+static int sbx_run_one(const struct sbx_spec *spec, struct sbx_result *out, struct evh_err *err)
 {
 	memset(out, 0, sizeof *out);
 	if (!spec || !spec->argv || !spec->argv[0] ||

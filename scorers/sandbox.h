@@ -91,6 +91,14 @@ struct sbx_result {
 int sbx_run(const struct sbx_spec *spec, struct sbx_result *out, struct evh_err *err);
 void sbx_result_free(struct sbx_result *r);
 
+/* At most n sandboxes run at once in this process (`--sandbox-workers`); further sbx_run calls wait
+ * for a free place. n <= 0 restores the default, the number of online cores: code benchmarks run
+ * many tests per sample, and more sandboxes than cores only adds timeouts. Thread-safe. */
+void sbx_set_workers(int n);
+int sbx_workers(void);
+/* The most sandboxes seen running at once since the last sbx_set_workers (for tests). */
+int sbx_peak_running(void);
+
 /* The layers this host grants (probed once, thread-safe), and a one-line note on each refused one
  * written into buf (for `evalh doctor`). */
 int sbx_caps(void);

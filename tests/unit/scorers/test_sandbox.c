@@ -509,6 +509,31 @@ static void test_parallel_sandboxes(void **state)
 	assert_int_equal(sandbox_procs_alive(), 0);
 }
 
+/* --sandbox-workers: with a limit of 2, six threads asking at once never have more than two
+ * sandboxes running, and every program still runs to its right output. */
+static void test_workers_limit(void **state)
+{
+	(void)state;
+	sbx_set_workers(2);
+	assert_int_equal(sbx_workers(), 2);
+	pthread_t th[6];
+	struct par p[6];
+	for (int i = 0; i < 6; i++) {
+		p[i].id = i + 1;
+		assert_int_equal(pthread_create(&th[i], NULL, par_run, &p[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		char want[64];
+		pthread_join(th[i], NULL);
+		assert_int_equal(p[i].rc, 0);
+		snprintf(want, sizeof want, "worker %d\n", (i + 1) * (i + 1));
+		assert_string_equal(p[i].out, want);
+	}
+	assert_true(sbx_peak_running() >= 1 && sbx_peak_running() <= 2);
+	sbx_set_workers(0);
+	assert_true(sbx_workers() >= 1);
+}
+
 static void test_misuse(void **state)
 {
 	const char *rel[] = {"python3", NULL};
@@ -576,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_many_files_and_disk_fill),
 		cmocka_unit_test(test_recursion_and_proc_snooping),
 		cmocka_unit_test(test_parallel_sandboxes),
+		cmocka_unit_test(test_workers_limit),
 		cmocka_unit_test(test_misuse),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
