@@ -12,6 +12,11 @@
  *   Whether the answer starts inside <think> comes from the chat family: DeepSeek-R1's template
  *   opens it in the prompt, ChatML models write "<think>" themselves. /completions returns text.
  * - /completions continues the raw prompt (eng_generate with chat = 0), as vLLM's does.
+ * - /chat/completions takes the whole conversation (system, user, assistant turns in any order):
+ *   it is rendered here with the model's chat template (eng_chat_render_msgs, the tokenizer kept
+ *   from the start) and submitted as a raw prompt, which encodes exactly as the engine's own chat
+ *   path would. Earlier assistant turns lose their reasoning where the template drops it
+ *   (DeepSeek-R1, Qwen3); an assistant message's "reasoning_content" field is ignored.
  * - "stop" cuts the answer (content), not the reasoning.
  * - /health and errors before the model loads need no key; everything under /v1 does when
  *   --api-key-env is given. The key is compared in constant time and never logged. */
@@ -44,6 +49,8 @@ struct evh_server {
 	char *model_id, *api_key, *fingerprint;
 	struct eng_model *m;
 	struct eng_batch *b;
+	struct eng_tokenizer *tok; /* the model's, for rendering conversations */
+	int family;                /* enum eng_chat_family */
 	int start_phase; /* enum evh_srv_phase for a split answer */
 	int port;
 	atomic_int ready, stopping;
@@ -443,6 +450,13 @@ static enum MHD_Result generate(struct evh_server *s, struct MHD_Connection *mc,
 	uint64_t seed = rq.has_seed ? rq.seed : ((uint64_t)time(NULL) << 20) ^ seq ^ (uint64_t)(uintptr_t)c;
 	int n_sub = 0;
 	struct eng_err ee = {0};
+	char *prompt = NULL; /* the rendered conversation; the batch copies it at submit */
+	if (kind == EVH_SRV_CHAT &&
+	    (rc = eng_chat_render_msgs(s->tok, s->family, c->rq.msgs, c->rq.n_msgs, 0, &prompt, &ee)) != ENG_OK) {
+		call_unref(c);
+		return send_error(s, mc, rc == ENG_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_BAD_REQUEST, ee.msg,
+				  "messages", NULL);
+	}
 	for (int i = 0; i < c->n; i++) {
 		struct choice *h = &c->ch[i];
 		h->c = c;
@@ -451,7 +465,7 @@ static enum MHD_Result generate(struct evh_server *s, struct MHD_Connection *mc,
 	}
 	for (int i = 0; i < c->n; i++) {
 		go.seed = seed + (uint64_t)i; /* choice i of seed s reproduces as choice 0 of seed s+i */
-		struct eng_batch_req br = {.system = c->rq.system, .user = c->rq.user, .raw = kind == EVH_SRV_TEXT,
+		struct eng_batch_req br = {.user = prompt ? prompt : c->rq.user, .raw = 1,
 					   .opts = go, .on_token = on_token,
 					   .on_done = on_done, .ctx = &c->ch[i]};
 		pthread_mutex_lock(&c->mu);
@@ -467,6 +481,7 @@ static enum MHD_Result generate(struct evh_server *s, struct MHD_Connection *mc,
 		}
 		n_sub++;
 	}
+	free(prompt);
 	if (rc) {
 		call_unref(c);
 		if (rc == ENG_ELIMIT)
@@ -587,20 +602,19 @@ static int map_eng(int code)
 	       : code == ENG_EUNSUPPORTED ? EVH_EUNSUPPORTED : EVH_EENGINE;
 }
 
-/* The model's family decides where a split answer starts (serve_int.h enum evh_srv_phase). */
-static int start_phase_of(const char *dir, struct evh_err *err)
+/* Loads the model's tokenizer (s->tok, s->family) for rendering conversations; its family also
+ * decides where a split answer starts (serve_int.h enum evh_srv_phase). -1 on failure. */
+static int start_phase_of(struct evh_server *s, const char *dir, struct evh_err *err)
 {
 	char tj[4096], tc[4096];
 	snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
 	snprintf(tc, sizeof tc, "%s/tokenizer_config.json", dir);
-	struct eng_tokenizer *t = NULL;
 	struct eng_err ee = {0};
-	if (eng_tok_load(tj, access(tc, F_OK) == 0 ? tc : NULL, &t, &ee)) {
+	if (eng_tok_load(tj, access(tc, F_OK) == 0 ? tc : NULL, &s->tok, &ee)) {
 		evh_err_fail(err, map_eng(ee.code), dir, "%s", ee.msg);
 		return -1;
 	}
-	int fam = eng_tok_chat_family(t);
-	eng_tok_free(t);
+	int fam = s->family = eng_tok_chat_family(s->tok);
 	return fam == ENG_CHAT_DEEPSEEK_R1 ? EVH_SRV_THINK : fam == ENG_CHAT_CHATML ? EVH_SRV_MAYBE_THINK : EVH_SRV_ANSWER;
 }
 
@@ -661,6 +675,7 @@ void evh_serve_stop(struct evh_server *s)
 		MHD_stop_daemon(s->d);
 	eng_batch_free(s->b);
 	eng_model_free(s->m);
+	eng_tok_free(s->tok);
 	if (s->api_key) {
 		memset(s->api_key, 0, strlen(s->api_key));
 		free(s->api_key);
@@ -706,7 +721,7 @@ int evh_serve_start(const struct evh_serve_opts *o, struct evh_server **out, str
 	}
 	/* Listening from here on: requests get 503 until the model is ready. */
 	struct eng_err ee = {0};
-	if (!rc && (s->start_phase = start_phase_of(path, err)) < 0)
+	if (!rc && (s->start_phase = start_phase_of(s, path, err)) < 0)
 		rc = err ? err->code : EVH_EFORMAT;
 	if (!rc && eng_model_load(path, &s->m, &ee))
 		rc = evh_err_fail(err, map_eng(ee.code), path, "%s", ee.msg);

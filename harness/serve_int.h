@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/engine.h"
 #include "harness/util/buf.h"
 #include "harness/util/err.h"
 
@@ -19,8 +20,7 @@ enum evh_srv_kind { EVH_SRV_CHAT = 0, EVH_SRV_TEXT = 1 }; /* /chat/completions, 
 struct evh_srv_req {
 	int kind;
 	char *model;
-	char *system; /* system/developer messages joined by "\n\n", or NULL */
-	char *user;   /* the user turn (chat) or the prompt (completions) */
+	char *user;   /* the prompt (completions); NULL for chat */
 	int max_tokens; /* 0: the engine's default */
 	double temperature, top_p; /* < 0: the engine's default */
 	int top_k;                 /* 0: off */
@@ -31,11 +31,15 @@ struct evh_srv_req {
 	int n_stop;
 	int stream, include_usage;
 	int reasoning; /* 1: split into reasoning_content (DeepSeek style), 0: raw text, -1: default */
+	/* chat: the conversation in order, roles "system" (also for "developer"), "user" and
+	 * "assistant"; role and content strings malloc'd (content parts joined) */
+	struct eng_chat_msg *msgs;
+	size_t n_msgs;
 };
 
 /* Parses and validates a body. EVH_EFORMAT with err->where naming the field ("messages[1].role")
  * and err->msg saying what was expected; EVH_EUNSUPPORTED for valid OpenAI input the engine cannot
- * serve (multi-turn, token-id prompts). On failure *out is left zeroed. */
+ * serve (tool turns, token-id prompts). On failure *out is left zeroed. */
 int evh_srv_req_parse(const char *body, size_t len, int kind, struct evh_srv_req *out, struct evh_err *err);
 void evh_srv_req_fini(struct evh_srv_req *r);
 

@@ -15,8 +15,12 @@ void evh_srv_req_fini(struct evh_srv_req *r)
 	if (!r)
 		return;
 	free(r->model);
-	free(r->system);
 	free(r->user);
+	for (size_t i = 0; i < r->n_msgs; i++) {
+		free((char *)r->msgs[i].role);
+		free((char *)r->msgs[i].content);
+	}
+	free(r->msgs);
 	for (int i = 0; i < r->n_stop; i++)
 		free(r->stop[i]);
 	memset(r, 0, sizeof *r);
@@ -88,8 +92,20 @@ static int content_text(const cJSON *c, const char *field, struct evh_buf *to, s
 	return EVH_OK;
 }
 
-/* messages -> system + one user turn. The engine's chat API renders a single turn, so a history
- * with assistant turns is refused rather than flattened into something the model never saw. */
+/* OpenAI's roles to the template's: "developer" is the newer name for "system". */
+static const char *chat_role(const char *r)
+{
+	if (!strcmp(r, "system") || !strcmp(r, "developer"))
+		return "system";
+	if (!strcmp(r, "user"))
+		return "user";
+	if (!strcmp(r, "assistant"))
+		return "assistant";
+	return NULL;
+}
+
+/* messages -> the conversation (r->msgs), each turn rendered later by the model's chat template.
+ * Tool calls and tool results are refused: the templates' tool branches are not written out. */
 static int parse_messages(const cJSON *j, struct evh_srv_req *r, struct evh_err *err)
 {
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "messages");
@@ -98,15 +114,16 @@ static int parse_messages(const cJSON *j, struct evh_srv_req *r, struct evh_err 
 	if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
 		return bad(err, "messages", "expected a non-empty array, found %s",
 			   cJSON_IsArray(ms) ? "an empty array" : evh_json_type_name(ms));
-	struct evh_buf sys, user;
-	evh_buf_init(&sys, EVH_LIMIT_TEXT);
-	evh_buf_init(&user, EVH_LIMIT_TEXT);
+	size_t n = (size_t)cJSON_GetArraySize(ms);
+	if (!(r->msgs = calloc(n, sizeof *r->msgs)))
+		return evh_err_fail(err, EVH_ENOMEM, "messages", "out of memory");
 	int rc = EVH_OK, i = 0, n_user = 0;
 	const cJSON *m;
 	cJSON_ArrayForEach(m, ms)
 	{
-		char f[64];
+		char f[64], cf[80];
 		snprintf(f, sizeof f, "messages[%d]", i++);
+		snprintf(cf, sizeof cf, "%s.content", f);
 		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
 		if (!cJSON_IsObject(m)) {
@@ -115,48 +132,44 @@ static int parse_messages(const cJSON *j, struct evh_srv_req *r, struct evh_err 
 		}
 		if (!cJSON_IsString(role)) {
 			snprintf(f + strlen(f), sizeof f - strlen(f), ".role");
-			rc = bad(err, f, "expected a string, found %s", evh_json_type_name(role));
+			rc = bad(err, f, "expected a string, found %s", role ? evh_json_type_name(role) : "nothing");
 			break;
 		}
-		const char *rs = role->valuestring;
-		char cf[80];
-		snprintf(cf, sizeof cf, "%s.content", f);
-		if (!content) {
-			rc = bad(err, cf, "required%s", "");
+		const char *rs = role->valuestring, *as = chat_role(rs);
+		if (!strcmp(rs, "tool") || !strcmp(rs, "function") ||
+		    (as && !strcmp(as, "assistant") && cJSON_GetObjectItemCaseSensitive(m, "tool_calls"))) {
+			rc = evh_err_fail(err, EVH_EUNSUPPORTED, f, "role \"%s\"%s: tool calls are not served", rs,
+					  strcmp(rs, "assistant") ? "" : " with tool_calls");
 			break;
 		}
-		if (!strcmp(rs, "system") || !strcmp(rs, "developer")) {
-			if (sys.len && (rc = evh_buf_adds(&sys, "\n\n")))
-				break;
-			rc = content_text(content, cf, &sys, err);
-		} else if (!strcmp(rs, "user")) {
-			if (n_user++) {
-				rc = evh_err_fail(err, EVH_EUNSUPPORTED, f,
-						  "a second user turn: this server renders one user turn (plus system)");
-				break;
-			}
-			rc = content_text(content, cf, &user, err);
-		} else if (!strcmp(rs, "assistant") || !strcmp(rs, "tool") || !strcmp(rs, "function")) {
-			rc = evh_err_fail(err, EVH_EUNSUPPORTED, f,
-					  "role \"%s\": multi-turn conversations are not served yet (one user turn)", rs);
-		} else {
+		if (!as) {
 			snprintf(f + strlen(f), sizeof f - strlen(f), ".role");
 			rc = evh_err_fail(err, EVH_EFORMAT, f, "expected system, developer, user or assistant, found \"%s\"",
 					  rs);
+			break;
 		}
+		if (!content || cJSON_IsNull(content)) {
+			rc = bad(err, cf, "required%s", "");
+			break;
+		}
+		struct evh_buf text;
+		evh_buf_init(&text, EVH_LIMIT_TEXT);
+		rc = content_text(content, cf, &text, err);
+		struct eng_chat_msg *cm = &r->msgs[r->n_msgs];
+		if (!rc) {
+			cm->content = evh_buf_take(&text);
+			cm->role = strdup(as);
+			r->n_msgs++; /* counted now, so that fini frees what was taken */
+			if (!cm->content || !cm->role)
+				rc = evh_err_fail(err, EVH_ENOMEM, f, "out of memory");
+		}
+		evh_buf_free(&text);
 		if (rc)
 			break;
+		n_user += !strcmp(as, "user");
 	}
 	if (!rc && !n_user)
-		rc = bad(err, "messages", "expected one message with role \"user\"%s", "");
-	if (!rc) {
-		r->user = evh_buf_take(&user);
-		r->system = sys.len ? evh_buf_take(&sys) : NULL;
-		if (!r->user || (sys.len && !r->system))
-			rc = evh_err_fail(err, EVH_ENOMEM, "messages", "out of memory");
-	}
-	evh_buf_free(&sys);
-	evh_buf_free(&user);
+		rc = bad(err, "messages", "expected at least one message with role \"user\"%s", "");
 	return rc;
 }
 

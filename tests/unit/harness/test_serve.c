@@ -1,6 +1,7 @@
 /* test_serve.c — evalh serve: the reasoning/stop filter fed in awkward pieces, request validation
  * naming the bad field, and the server in process on tiny-arith through libcurl (whole and
- * streamed answers agree, error statuses and OpenAI error bodies, bearer auth). */
+ * streamed answers agree, a multi-turn conversation continued as its rendered prompt is, error
+ * statuses and OpenAI error bodies, bearer auth). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/tokenizer.h"
 #include "harness/serve.h"
 #include "harness/serve_int.h"
 
@@ -101,8 +103,12 @@ static void test_parse_ok(void **state)
 			       "\"frequency_penalty\":0}",
 			       EVH_SRV_CHAT, &r, &e),
 			 0);
-	assert_string_equal(r.system, "be brief");
-	assert_string_equal(r.user, "ab");
+	assert_int_equal(r.n_msgs, 2);
+	assert_string_equal(r.msgs[0].role, "system");
+	assert_string_equal(r.msgs[0].content, "be brief");
+	assert_string_equal(r.msgs[1].role, "user");
+	assert_string_equal(r.msgs[1].content, "ab");
+	assert_null(r.user);
 	assert_int_equal(r.max_tokens, 5);
 	assert_int_equal(r.n, 3);
 	assert_true(r.has_seed && r.seed == 42);
@@ -114,6 +120,20 @@ static void test_parse_ok(void **state)
 	assert_string_equal(r.user, "2+2=");
 	assert_string_equal(r.stop[0], "\n");
 	assert_int_equal(r.reasoning, -1);
+	evh_srv_req_fini(&r);
+	/* a conversation, in order; developer is system */
+	assert_int_equal(parse("{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"d\"},"
+			       "{\"role\":\"user\",\"content\":\"q1\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+			       "\"text\":\"a\"},{\"type\":\"text\",\"text\":\"1\"}],\"reasoning_content\":\"ignored\"},"
+			       "{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"q2\"}]}",
+			       EVH_SRV_CHAT, &r, &e),
+			 0);
+	static const char *want[][2] = {{"system", "d"}, {"user", "q1"}, {"assistant", "a1"}, {"system", "s"}, {"user", "q2"}};
+	assert_int_equal(r.n_msgs, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(r.msgs[i].role, want[i][0]);
+		assert_string_equal(r.msgs[i].content, want[i][1]);
+	}
 	evh_srv_req_fini(&r);
 }
 
@@ -140,8 +160,17 @@ static void test_parse_bad(void **state)
 		 EVH_EFORMAT},
 		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}", "stream",
 		 EVH_EFORMAT},
-		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":\"y\"}]}",
+		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\",\"content\":\"y\"}]}",
 		 "messages[1]", EVH_EUNSUPPORTED},
+		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":null,"
+		 "\"tool_calls\":[]}]}",
+		 "messages[1]", EVH_EUNSUPPORTED},
+		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":null}]}",
+		 "messages[1].content", EVH_EFORMAT},
+		{"{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":\"y\"}]}",
+		 "messages", EVH_EFORMAT},
+		{"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":7}]}",
+		 "messages[1].content", EVH_EFORMAT},
 		{"{\"model\":\"m\",\"prompt\":[1,2,3]}", "prompt", EVH_EUNSUPPORTED},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -311,6 +340,56 @@ static void test_server(void **state)
 	free(want);
 	cJSON_Delete(j);
 	free(r.body);
+
+	/* A conversation: the server renders it with the model's template (what eng_chat_render_msgs
+	 * gives, here through the raw /completions endpoint) and both continue it the same way. */
+	static const struct eng_chat_msg conv[] = {
+		{"user", "What is 2 + 3?"},
+		{"assistant", "units: 2 + 3 = 5, write 5\n</think>\n\nThe answer is $\\boxed{5}$."},
+		{"user", "What is 12 + 35?"},
+	};
+	struct eng_tokenizer *tok = NULL;
+	assert_int_equal(eng_tok_load("engine/models/tiny-arith/tokenizer.json",
+				      "engine/models/tiny-arith/tokenizer_config.json", &tok, NULL),
+			 ENG_OK);
+	char *prompt = NULL;
+	assert_int_equal(eng_chat_render_msgs(tok, eng_tok_chat_family(tok), conv, 3, 0, &prompt, NULL), ENG_OK);
+	eng_tok_free(tok);
+	cJSON *cb = cJSON_CreateObject(), *ms = cJSON_AddArrayToObject(cb, "messages");
+	cJSON_AddStringToObject(cb, "model", "tiny-arith");
+	for (size_t i = 0; i < 3; i++) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "role", conv[i].role);
+		cJSON_AddStringToObject(m, "content", conv[i].content);
+		cJSON_AddItemToArray(ms, m);
+	}
+	cJSON_AddNumberToObject(cb, "temperature", 0);
+	cJSON_AddNumberToObject(cb, "max_tokens", 24);
+	cJSON_AddStringToObject(cb, "reasoning_format", "none");
+	char *chat = cJSON_PrintUnformatted(cb);
+	cJSON_DeleteItemFromObject(cb, "messages");
+	cJSON_DeleteItemFromObject(cb, "reasoning_format");
+	cJSON_AddStringToObject(cb, "prompt", prompt);
+	char *comp = cJSON_PrintUnformatted(cb);
+	cJSON_Delete(cb);
+	free(prompt);
+	struct reply rc = http(port, "/v1/chat/completions", chat, key), rtx = http(port, "/v1/completions", comp, key);
+	free(chat);
+	free(comp);
+	assert_int_equal(rc.status, 200);
+	assert_int_equal(rtx.status, 200);
+	cJSON *jc = cJSON_Parse(rc.body), *jt = cJSON_Parse(rtx.body);
+	cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(jc, "choices"), 0);
+	cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(jt, "choices"), 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "message"), "content")->valuestring,
+			    cJSON_GetObjectItem(t0, "text")->valuestring);
+	int pc = cJSON_GetObjectItem(cJSON_GetObjectItem(jc, "usage"), "prompt_tokens")->valueint;
+	assert_int_equal(pc, cJSON_GetObjectItem(cJSON_GetObjectItem(jt, "usage"), "prompt_tokens")->valueint);
+	assert_true(pc > 30); /* the history is in the prompt, not the last question alone */
+	cJSON_Delete(jc);
+	cJSON_Delete(jt);
+	free(rc.body);
+	free(rtx.body);
 
 	r = http(port, "/v1/chat/completions", "{\"model\":\"tiny-arith\",", key);
 	assert_error(&r, 400, NULL);
