@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "engine/engine.h"
 #include "engine/tokenizer.h"
 #include "harness/cli.h"
 #include "harness/provider_engine.h"
@@ -47,6 +48,7 @@ struct run_args {
 	int reasoning_budget;
 	struct evh_shard shard; /* --shard I/N; zeroed: every item */
 	int sandbox_workers;    /* --sandbox-workers: code programs running at once; 0 = cores */
+	struct eng_par_opts par; /* --tp/--ep/--comm: the engine model split over ranks */
 };
 
 /* --max-time: seconds, or a duration such as 90s, 30m, 2h, 1h30m. */
@@ -246,6 +248,11 @@ static cJSON *run_json(const struct run_args *a, const char *run_id, const struc
 	cJSON_AddNumberToObject(op, "top_p", a->o.top_p >= 0 ? a->o.top_p : m->top_p);
 	cJSON_AddNumberToObject(op, "max_tokens", a->o.max_tokens > 0 ? a->o.max_tokens : m->max_tokens);
 	cJSON_AddNumberToObject(op, "concurrency", a->o.concurrency);
+	if (a->par.tp * a->par.ep > 1) {
+		cJSON_AddNumberToObject(op, "tp", a->par.tp);
+		cJSON_AddNumberToObject(op, "ep", a->par.ep);
+		cJSON_AddStringToObject(op, "comm", a->par.comm ? a->par.comm : "cpu");
+	}
 	cJSON_AddNumberToObject(op, "sandbox_workers", a->sandbox_workers > 0 ? a->sandbox_workers : sbx_workers());
 	cJSON_AddNumberToObject(op, "max_concurrency",
 				a->o.max_concurrency > a->o.concurrency ? a->o.max_concurrency : a->o.concurrency);
@@ -407,7 +414,9 @@ static int create_provider(const struct run_args *a, const struct evh_model *m, 
 			   struct evh_provider **prov, struct evh_err *err)
 {
 	if (strcmp(m->provider, "engine") == 0)
-		return evh_engine_provider_create(m->path, prov, err);
+		return evh_engine_provider_create(m->path, a->o.max_concurrency > a->o.concurrency ? a->o.max_concurrency
+										   : a->o.concurrency,
+						  &a->par, prov, err);
 	if (strcmp(m->provider, "anthropic") == 0) {
 		struct evh_anthropic_cfg ac = {
 			.base_url = m->base_url,
@@ -518,11 +527,12 @@ int evh_cmd_run(int argc, char **argv)
 {
 	struct run_args a = {.stream = 1, .price_in = -1, .price_out = -1};
 	evh_run_opts_defaults(&a.o);
+	eng_par_opts_defaults(&a.par);
 	evh_retry_defaults(&a.retry);
 	struct evh_err err = {0};
 	enum {
 		O_TEMP = 256, O_TOPP, O_MAXTOK, O_RESUME, O_QUIET, O_NOSTREAM, O_TIMEOUT, O_ATTEMPTS, O_MODELS, O_SYSTEM,
-		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET, O_SHARD, O_SBXW,
+		O_MAXCONC, O_MAXCOST, O_MAXTIME, O_DRYRUN, O_PRICE, O_PRESET, O_SUBSEED, O_EFFORT, O_BUDGET, O_SHARD, O_SBXW, O_TP, O_EP, O_COMM,
 	};
 	static const struct option opts[] = {
 		{"model", required_argument, NULL, 'm'},
@@ -553,6 +563,9 @@ int evh_cmd_run(int argc, char **argv)
 		{"reasoning-budget", required_argument, NULL, O_BUDGET},
 		{"shard", required_argument, NULL, O_SHARD},
 		{"sandbox-workers", required_argument, NULL, O_SBXW},
+		{"tp", required_argument, NULL, O_TP},
+		{"ep", required_argument, NULL, O_EP},
+		{"comm", required_argument, NULL, O_COMM},
 		{0, 0, 0, 0},
 	};
 	int c, rc = EVH_OK;
@@ -622,6 +635,15 @@ int evh_cmd_run(int argc, char **argv)
 			a.reasoning_budget = (int)lv;
 			break;
 		case O_SHARD: rc = evh_shard_parse(optarg, &a.shard, &err); break;
+		case O_TP:
+			rc = evh_cli_long("--tp", optarg, 1, 1024, &lv, &err);
+			a.par.tp = (int)lv;
+			break;
+		case O_EP:
+			rc = evh_cli_long("--ep", optarg, 1, 1024, &lv, &err);
+			a.par.ep = (int)lv;
+			break;
+		case O_COMM: a.par.comm = optarg; break;
 		case O_SBXW:
 			rc = evh_cli_long("--sandbox-workers", optarg, 1, 4096, &lv, &err);
 			a.sandbox_workers = (int)lv;

@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"      [--preset r1|greedy] [--max-concurrency n] [--max-cost USD] [--max-time 90s|30m|1h30m]\n"
 	"      [--dry-run] [--price IN/OUT] [--subsample-seed s] [--reasoning-effort low|medium|high]\n"
 	"      [--reasoning-budget n] [--shard I/N] [--sandbox-workers n]\n"
+	"      [--tp N --ep M --comm cpu|nccl]   split an engine model over ranks\n"
 	"  list models|tasks|presets [--models FILE]\n"
 	"  pack build DIR -o ARCHIVE | inspect ARCHIVE | validate ARCHIVE... | gen-arith -o DIR [--seed s] [--n n]\n"
 	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"

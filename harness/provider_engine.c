@@ -8,22 +8,13 @@
 #include "engine/engine.h"
 #include "harness/progress.h"
 
-/* Requests go to an engine batch (continuous batching: every request in flight advances in one
- * batched step), so the runner's --concurrency N becomes batch size N. The provider is not told N:
- * it counts requests in flight and, when they outnumber the batch's slots, opens a batch twice as
- * large (or as large as the count) for new requests; the outgrown one finishes what it runs and is
- * freed by its last request. After the runner's first round the batch has N slots. */
-struct pool {
-	struct eng_batch *b;
-	int slots, in_flight;
-	struct pool *next; /* outgrown pools still running requests */
-};
-
+/* Requests go to one engine batch (continuous batching: every request in flight advances in one
+ * batched step) with as many slots as the runner has workers, so --concurrency N is batch size N.
+ * One batch, never two: a model split over ranks has one communication group, which two batches'
+ * schedulers stepping at once would interleave. */
 struct engine_ctx {
 	struct eng_model *model;
-	pthread_mutex_t mu;
-	struct pool *cur, *old;
-	int busy; /* requests in flight over all pools */
+	struct eng_batch *batch;
 };
 
 /* The one place engine codes become harness codes (curl's easy_perform mapping). */
@@ -45,67 +36,6 @@ static int map_code(int eng_code)
 	default:
 		return EVH_EENGINE;
 	}
-}
-
-static void pool_free(struct pool *p)
-{
-	if (!p)
-		return;
-	eng_batch_free(p->b);
-	free(p);
-}
-
-/* The pool a new request goes to, grown as described above; NULL with err set when there is none. */
-static struct pool *pool_enter(struct engine_ctx *c, struct evh_err *err)
-{
-	struct eng_err ee = {0};
-	struct pool *drop = NULL, *p = NULL;
-	pthread_mutex_lock(&c->mu);
-	c->busy++;
-	if (!c->cur || (c->busy > c->cur->slots && c->cur->slots < 1024)) {
-		int want = c->cur ? (c->busy > 2 * c->cur->slots ? c->busy : 2 * c->cur->slots) : 1;
-		struct pool *np = calloc(1, sizeof *np);
-		want = want > 1024 ? 1024 : want;
-		if (np && eng_batch_create(c->model, want, 1000000, &np->b, &ee) == ENG_OK) {
-			np->slots = want;
-			if (c->cur && c->cur->in_flight == 0) {
-				drop = c->cur;
-			} else if (c->cur) {
-				c->cur->next = c->old;
-				c->old = c->cur;
-			}
-			c->cur = np;
-		} else {
-			free(np); /* keep queueing on the current batch, if any */
-		}
-	}
-	if ((p = c->cur))
-		p->in_flight++;
-	else
-		c->busy--;
-	pthread_mutex_unlock(&c->mu);
-	pool_free(drop);
-	if (!p)
-		evh_err_fail(err, map_code(ee.code ? ee.code : ENG_ENOMEM), "engine", "%s",
-			     ee.msg[0] ? ee.msg : "cannot create the engine batch");
-	return p;
-}
-
-static void pool_leave(struct engine_ctx *c, struct pool *p)
-{
-	struct pool *drop = NULL;
-	pthread_mutex_lock(&c->mu);
-	c->busy--;
-	if (--p->in_flight == 0 && p != c->cur) {
-		for (struct pool **q = &c->old; *q; q = &(*q)->next)
-			if (*q == p) {
-				*q = p->next;
-				drop = p;
-				break;
-			}
-	}
-	pthread_mutex_unlock(&c->mu);
-	pool_free(drop); /* on this worker's thread, never the batch's own */
 }
 
 /* One request's wait for its on_done. */
@@ -177,9 +107,6 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 		o.max_tokens = rq->max_tokens;
 	if (rq->has_seed)
 		o.seed = rq->seed;
-	struct pool *pl = pool_enter(c, err);
-	if (!pl)
-		return err ? err->code : EVH_EENGINE;
 	struct wait w = {.done = 0};
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
@@ -187,7 +114,7 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 				   .on_done = on_done, .ctx = &w};
 	struct eng_err ee = {0};
 	double t0 = evh_now();
-	int rc = eng_batch_submit(pl->b, &br, &ee);
+	int rc = eng_batch_submit(c->batch, &br, &ee);
 	if (rc == ENG_OK) {
 		pthread_mutex_lock(&w.mu);
 		while (!w.done)
@@ -198,7 +125,6 @@ static int engine_complete(struct evh_provider *p, const struct evh_request *rq,
 	}
 	pthread_mutex_destroy(&w.mu);
 	pthread_cond_destroy(&w.cv);
-	pool_leave(c, pl);
 	struct eng_gen_result g = w.g;
 	/* A cancel stops generation through the callback, which the engine reports as a normal stop
 	 * (or skips a request still queued): the partial answer must not be scored. */
@@ -235,20 +161,15 @@ static void engine_free(struct evh_provider *p)
 		return;
 	struct engine_ctx *c = p->ctx;
 	if (c) {
-		pool_free(c->cur);
-		while (c->old) {
-			struct pool *n = c->old->next;
-			pool_free(c->old);
-			c->old = n;
-		}
+		eng_batch_free(c->batch);
 		eng_model_free(c->model);
-		pthread_mutex_destroy(&c->mu);
 		free(c);
 	}
 	free(p);
 }
 
-int evh_engine_provider_create(const char *path, struct evh_provider **out, struct evh_err *err)
+int evh_engine_provider_create(const char *path, int slots, const struct eng_par_opts *par,
+				struct evh_provider **out, struct evh_err *err)
 {
 	*out = NULL;
 	struct evh_provider *p = calloc(1, sizeof *p);
@@ -258,13 +179,15 @@ int evh_engine_provider_create(const char *path, struct evh_provider **out, stru
 		free(c);
 		return evh_err_fail(err, EVH_ENOMEM, path, "engine provider");
 	}
-	pthread_mutex_init(&c->mu, NULL);
 	p->name = "engine";
 	p->complete = engine_complete;
 	p->free = engine_free;
 	p->ctx = c;
 	struct eng_err ee = {0};
-	int rc = eng_model_load(path, &c->model, &ee);
+	/* The batch queues what exceeds its slots, so a too-small guess only delays, never refuses. */
+	int rc = eng_model_load_parallel(path, par, &c->model, &ee);
+	if (rc == ENG_OK)
+		rc = eng_batch_create(c->model, slots < 1 ? 1 : slots > 1024 ? 1024 : slots, 1000000, &c->batch, &ee);
 	if (rc) {
 		engine_free(p);
 		return evh_err_fail(err, map_code(rc), path, "%s", ee.msg[0] ? ee.msg : eng_strerror(rc));

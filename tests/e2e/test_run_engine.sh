@@ -31,6 +31,16 @@ print('  billed %.1f s of engine time in %.0f s of wall time' % (billed, wall))
 sys.exit(0 if 0 < billed <= wall else 1)"
 check "run.json records the engine model path" python3 -c "
 import json,sys; j=json.load(open('$TMP/eng/run.json')); sys.exit(0 if j['model']['provider']=='engine' and j['model']['path'].endswith('engine/models/tiny-arith') else 1)"
+# The model split over tp=2 x ep=2 ranks (CPU communication backend) answers item by item the same.
+"$EVALH" run --model tiny-arith --tasks arith --limit 6 --concurrency 2 --out "$TMP/one" --quiet
+"$EVALH" run --model tiny-arith --tasks arith --limit 6 --concurrency 2 --tp 2 --ep 2 --comm cpu \
+	--out "$TMP/split" --quiet
+check "tp=2 x ep=2 run gives the same responses as one process" python3 -c "
+import json, sys
+load = lambda d: {r['item_id']: r['response'] for r in map(json.loads, open(d + '/samples.jsonl'))}
+a, b = load('$TMP/one'), load('$TMP/split')
+o = json.load(open('$TMP/split/run.json'))['options']
+sys.exit(0 if len(a) == 6 and a == b and (o['tp'], o['ep'], o['comm']) == (2, 2, 'cpu') else 1)"
 # A truncated checkpoint is refused with a message naming the file.
 mkdir -p "$TMP/broken"
 cp "$ROOT"/engine/models/tiny-arith/*.json "$TMP/broken/"
