@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"      [--tp N --ep M --comm cpu|nccl]   split an engine model over ranks\n"
 	"  list models|tasks|presets [--models FILE]\n"
 	"  pack build DIR -o ARCHIVE | inspect ARCHIVE | validate ARCHIVE... | gen-arith -o DIR [--seed s] [--n n]\n"
+	"  pack import FORMAT FILE... -o ARCHIVE | fetch NAME [-o ARCHIVE]   public benchmarks into packs\n"
 	"  tokenize PATH [--decode]         text on stdin -> ids as JSON (or back); PATH a model folder or tokenizer.json\n"
 	"  generate --model M (--prompt TEXT | --chat TEXT) [--max-tokens n] [--temperature t] [--seed s]\n"
 	"      [--stop STR] [--json]        run the built-in engine once\n"
@@ -42,7 +43,8 @@ static const char usage_text[] =
 	"  gate --baseline RUN --candidate RUN [--alpha a] [--max-drop pts]\n"
 	"  version\n"
 	"\n"
-	"models: a name from the registry (evalh list models), engine:PATH, or openai:MODEL@BASE_URL\n"
+	"models: a name from the registry (evalh list models), engine:PATH, openai:MODEL@BASE_URL or\n"
+	"        anthropic:MODEL[@BASE_URL]\n"
 	"environment: EVALH_MODELS (models.json), EVALH_PACKS (pack folders), EVALH_HOME (data folder)\n";
 
 int main(int argc, char **argv)
