@@ -17,17 +17,9 @@ mkdir -p "$D"
 FLAGS="-std=c11 -D_GNU_SOURCE -O2 -pthread -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla -I."
 PKG="$(pkg-config --cflags --libs libcurl libcjson) -lm"
 $CC -O2 -Wall -Wextra -Werror -o "$D/fast_server" tests/server/fast_server.c
-# Against the release archives when `make` built them from the current sources, else straight from
-# the provider's sources (so that a stale archive is never what gets measured).
-if [ -f build/release/libharness.a ] && [ -f build/release/libutil.a ] &&
-   [ -z "$(find harness -name '*.[ch]' -newer build/release/libharness.a | head -1)" ] &&
-   $CC $FLAGS -o "$D/openai_bench" tests/bench/openai_bench.c build/release/libharness.a \
-       build/release/libutil.a $PKG 2>/dev/null; then
-	:
-else
-	$CC $FLAGS -o "$D/openai_bench" tests/bench/openai_bench.c harness/provider_openai.c \
-		harness/provider.c harness/http.c harness/sse.c harness/util/buf.c harness/util/err.c $PKG
-fi
+# Against the release archives `make bench` has just built from the current sources (make all).
+make -s build/release/libharness.a build/release/libutil.a
+$CC $FLAGS -o "$D/openai_bench" tests/bench/openai_bench.c build/release/libharness.a build/release/libutil.a $PKG
 
 : > "$D/port"
 "$D/fast_server" > "$D/port" &
