@@ -3,9 +3,8 @@
  * this file never touches a file. */
 #include "tasks/pack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <cJSON.h>
+#include <nettle/sha2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -481,70 +480,29 @@ static int check_template(const struct pack *p, const char *origin, struct evh_e
 
 /* ---------------------------------------------------------------- digest */
 
-/* SHA-256 through libarchive's mtree writer, which hashes entry data with the crypto library
- * libarchive was built with (nettle on Debian): the project writes no hash and links nothing more.
- * Writes the lowercase hex of SHA-256(data) into hex[65]. */
-static int sha256_hex(const char *data, size_t len, char hex[65], struct evh_err *err)
+/* Lowercase hex of SHA-256(data) into hex[65], with nettle (the crypto library libarchive itself
+ * uses on Debian; fetch.c hashes downloads with it too). Cannot fail. */
+static void sha256_hex(const char *data, size_t len, char hex[65])
 {
-	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
-	int rc = EVH_OK;
-	if (!a || !e) {
-		rc = evh_err_fail(err, EVH_ENOMEM, NULL, "out of memory");
-		goto out;
-	}
-	char mem[1024];
-	size_t used = 0;
-	archive_entry_set_pathname(e, "x");
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_size(e, (la_int64_t)len);
-	if (archive_write_set_format_mtree(a) != ARCHIVE_OK || archive_write_set_options(a, "!all,sha256") != ARCHIVE_OK ||
-	    archive_write_open_memory(a, mem, sizeof mem, &used) != ARCHIVE_OK ||
-	    archive_write_header(a, e) != ARCHIVE_OK) {
-		rc = evh_err_fail(err, EVH_EUNSUPPORTED, NULL, "libarchive cannot compute SHA-256: %s",
-				  archive_error_string(a) ? archive_error_string(a) : "no reason given");
-		goto out;
-	}
-	for (size_t off = 0; off < len;) {
-		la_ssize_t w = archive_write_data(a, data + off, len - off);
-		if (w <= 0) {
-			rc = evh_err_fail(err, EVH_EINTERNAL, NULL, "hashing: %s", archive_error_string(a));
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (archive_write_close(a) != ARCHIVE_OK) {
-		rc = evh_err_fail(err, EVH_EINTERNAL, NULL, "hashing: %s", archive_error_string(a));
-		goto out;
-	}
-	/* The output is "#mtree\n./x sha256digest=<64 hex>\n". */
-	const char *d = memmem(mem, used, "sha256digest=", 13);
-	if (!d || (size_t)(mem + used - (d + 13)) < 64) {
-		rc = evh_err_fail(err, EVH_EINTERNAL, NULL, "hashing: no sha256digest in libarchive's mtree output");
-		goto out;
-	}
-	memcpy(hex, d + 13, 64);
-	hex[64] = '\0';
-out:
-	archive_entry_free(e);
-	archive_write_free(a);
-	return rc;
+	struct sha256_ctx ctx;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, (const uint8_t *)data);
+	sha256_digest(&ctx, sizeof d, d);
+	for (size_t i = 0; i < sizeof d; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 /* The digest is the SHA-256 of sha256sum's listing of the two files, so anyone can recompute it
  * from an unpacked pack: `sha256sum pack.json items.jsonl | sha256sum`. Hashing the listing
  * rather than the concatenation keeps the boundary between the files in the digest. */
-static int pack_digest_compute(struct pack *p, const char *mj, size_t mlen, const char *items, size_t ilen,
-			       struct evh_err *err)
+static void pack_digest_compute(struct pack *p, const char *mj, size_t mlen, const char *items, size_t ilen)
 {
 	char hm[65], hi[65], listing[2 * 64 + 32];
-	int rc = sha256_hex(mj, mlen, hm, err);
-	if (!rc)
-		rc = sha256_hex(items, ilen, hi, err);
-	if (rc)
-		return rc;
+	sha256_hex(mj, mlen, hm);
+	sha256_hex(items, ilen, hi);
 	int n = snprintf(listing, sizeof listing, "%s  pack.json\n%s  items.jsonl\n", hm, hi);
-	return sha256_hex(listing, (size_t)n, p->digest, err);
+	sha256_hex(listing, (size_t)n, p->digest);
 }
 
 /* ---------------------------------------------------------------- public */
@@ -562,7 +520,7 @@ int pack_open_mem(const char *origin, const char *manifest, size_t manifest_len,
 	if (!rc)
 		rc = check_template(p, origin, err);
 	if (!rc)
-		rc = pack_digest_compute(p, manifest, manifest_len, items, items_len, err);
+		pack_digest_compute(p, manifest, manifest_len, items, items_len);
 	if (rc) {
 		pack_close(p);
 		return rc;
