@@ -9,31 +9,22 @@
 
 #include "engine/model.h"
 
+struct eng_pool; /* pool.h; NULL: the caller's thread only */
+
 /* nn.Linear over rows: W (out, in) @ x[r] (in,) [+ b] -> y[r] (out,) for r < n; row r of x starts at
  * x + r * ldx, of y at y + r * ldy. y must not alias x. eng_linear is this with n = 1. */
 void eng_linear_rows(float *y, size_t ldy, const struct eng_linear *l, const float *x, size_t ldx, int n);
 
-/* Worker threads splitting eng_linear_rows by output rows (the caller's thread counts as one).
- * n_threads >= 2; NULL on failure. One pool is driven by one thread at a time. */
-struct eng_bpool;
-struct eng_bpool *eng_bpool_create(int n_threads);
-void eng_bpool_free(struct eng_bpool *p); /* NULL allowed; joins the workers */
-
-/* eng_linear_rows on the pool (p NULL, or too little work to be worth waking threads: the caller's
- * thread alone). */
-void eng_bpool_linear(struct eng_bpool *p, float *y, size_t ldy, const struct eng_linear *l, const float *x,
-		      size_t ldx, int n);
-
 /* MLP / Expert over rows: out[r] (m->w2.out,) = w2(silu(w1(x[r])) * w3(x[r])), rows contiguous
  * (ld = the vector sizes); hb, hb2 scratch (n, m->w1.out). As eng_swiglu_mlp row by row. */
-void eng_swiglu_rows(struct eng_bpool *p, float *out, const struct eng_mlp *m, const float *x, int n, float *hb,
+void eng_swiglu_rows(struct eng_pool *p, float *out, const struct eng_mlp *m, const float *x, int n, float *hb,
 		     float *hb2);
 
 /* Routed experts over rows: each expert some row chose runs once over all the rows that chose it
  * (its weights read once per step). idx (n, K) the choices; eo row r * K + k (dim) gets expert
  * idx[r * K + k]'s output for row r; experts without weights here (another rank's) are skipped,
  * leaving their eo rows as they were. in, tmp (n, dim), rows, ks (n), hb, hb2 (n, inter) scratch. */
-void eng_experts_rows(struct eng_bpool *p, const struct eng_mlp *experts, int n_experts, int K, int n,
+void eng_experts_rows(struct eng_pool *p, const struct eng_mlp *experts, int n_experts, int K, int n,
 		      const float *x, int dim, const int *idx, float *eo, float *in, float *tmp, int *rows, int *ks,
 		      float *hb, float *hb2);
 

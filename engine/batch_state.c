@@ -11,6 +11,7 @@
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/paged.h"
+#include "engine/pool.h"
 
 static size_t zmax(size_t a, size_t b)
 {
@@ -31,7 +32,7 @@ void eng_bstate_free(struct eng_bstate *b)
 	free(b->moe_k);
 	free(b->topk_idx);
 	free(b->head_rows);
-	eng_bpool_free(b->pool);
+	eng_pool_free(b->pool);
 	free(b);
 }
 
@@ -115,9 +116,9 @@ int eng_bstate_threads(struct eng_bstate *b, int n_threads, struct eng_err *err)
 {
 	if (n_threads < 1 || n_threads > 256)
 		return eng_errf(err, ENG_EMISUSE, "threads %d: must be 1..256", n_threads);
-	eng_bpool_free(b->pool);
+	eng_pool_free(b->pool);
 	b->pool = NULL;
-	if (n_threads > 1 && !(b->pool = eng_bpool_create(n_threads)))
+	if (n_threads > 1 && !(b->pool = eng_pool_create(n_threads)))
 		return eng_errf(err, ENG_ENOMEM, "cannot start %d matmul threads", n_threads);
 	return ENG_OK;
 }
@@ -196,7 +197,7 @@ const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstat
 		b->head_rows[m++] = i;
 	}
 	const struct eng_linear head = {.w = t->w.head, .out = c->vocab_size, .in = (int)dim};
-	eng_bpool_linear(b->pool, b->logits, V, &head, b->xb, dim, m);
+	eng_pool_linear_rows(b->pool, b->logits, V, &head, b->xb, dim, m);
 	for (int j = m - 1; j >= 0; j--)
 		if (b->head_rows[j] != j)
 			memmove(b->logits + (size_t)b->head_rows[j] * V, b->logits + (size_t)j * V, V * sizeof(float));

@@ -249,14 +249,14 @@ static void mla_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 	const int qhd = c->qk_head_dim, vd = c->v_head_dim, R = c->kv_lora_rank, ql = c->q_lora_rank;
 	const size_t dim = (size_t)c->hidden_size, ldq = (size_t)H * qhd, ldo = (size_t)H * vd, lda = (size_t)(R + rd);
 	if (ql) {
-		eng_bpool_linear(b->pool, b->q_a, (size_t)ql, &L->wq_a, b->xb, dim, n);
+		eng_pool_linear_rows(b->pool, b->q_a, (size_t)ql, &L->wq_a, b->xb, dim, n);
 		for (int r = 0; r < n; r++)
 			eng_rmsnorm(b->q_a + (size_t)r * ql, b->q_a + (size_t)r * ql, L->q_norm, ql, c->rms_norm_eps);
-		eng_bpool_linear(b->pool, b->q, ldq, &L->wq_b, b->q_a, (size_t)ql, n);
+		eng_pool_linear_rows(b->pool, b->q, ldq, &L->wq_b, b->q_a, (size_t)ql, n);
 	} else {
-		eng_bpool_linear(b->pool, b->q, ldq, &L->wq, b->xb, dim, n);
+		eng_pool_linear_rows(b->pool, b->q, ldq, &L->wq, b->xb, dim, n);
 	}
-	eng_bpool_linear(b->pool, b->kv_a, lda, &L->wkv_a, b->xb, dim, n);
+	eng_pool_linear_rows(b->pool, b->kv_a, lda, &L->wkv_a, b->xb, dim, n);
 	for (int r = 0; r < n; r++) {
 		const int p = pos[r];
 		const float *cos = b->rope_cos + (size_t)p * (rd / 2), *sin = b->rope_sin + (size_t)p * (rd / 2);
@@ -274,7 +274,7 @@ static void mla_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 			mla_head(c, b->q + (size_t)r * ldq + (size_t)h * qhd, wkv_b, seq[r], l, pos[r], b->q_abs, b->att,
 				 b->att_lat, b->att_out + (size_t)r * ldo + (size_t)h * vd);
 	}
-	eng_bpool_linear(b->pool, b->xb2, dim, &L->wo, b->att_out, ldo, n);
+	eng_pool_linear_rows(b->pool, b->xb2, dim, &L->wo, b->att_out, ldo, n);
 }
 
 /* MoE over rows; in xb, out xb2 (n, dim); sums in moe()'s order (routed k = 0.., then shared). */
@@ -283,7 +283,7 @@ static void moe_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 	const struct eng_config *c = &t->cfg;
 	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
 	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
-	eng_bpool_linear(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
+	eng_pool_linear_rows(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
 	for (int r = 0; r < n; r++)
 		route(c, L, b->scores + (size_t)r * E, b->scores_choice, b->group_scores, b->topk_idx + r * K,
 		      b->topk_w + r * K);

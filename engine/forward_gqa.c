@@ -176,9 +176,9 @@ static void gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 	const int H = P->n_heads, KV = P->n_kv_heads, hd = c->head_dim, kvd = KV * hd;
 	const int group = c->num_attention_heads / c->num_key_value_heads;
 	const size_t dim = (size_t)c->hidden_size, ldq = (size_t)H * hd, ldkv = 2 * (size_t)kvd;
-	eng_bpool_linear(b->pool, b->q, ldq, &L->wq, b->xb, dim, n);
-	eng_bpool_linear(b->pool, b->kv_a, ldkv, &L->wk, b->xb, dim, n); /* row r: k | v */
-	eng_bpool_linear(b->pool, b->kv_a + kvd, ldkv, &L->wv, b->xb, dim, n);
+	eng_pool_linear_rows(b->pool, b->q, ldq, &L->wq, b->xb, dim, n);
+	eng_pool_linear_rows(b->pool, b->kv_a, ldkv, &L->wk, b->xb, dim, n); /* row r: k | v */
+	eng_pool_linear_rows(b->pool, b->kv_a + kvd, ldkv, &L->wv, b->xb, dim, n);
 	for (int r = 0; r < n; r++) {
 		const int p = pos[r];
 		const float *cos = b->rope_cos + (size_t)p * (hd / 2), *sin = b->rope_sin + (size_t)p * (hd / 2);
@@ -202,7 +202,7 @@ static void gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 		for (int h = 0; h < H; h++)
 			gqa_head(c, b->q + (size_t)r * ldq + (size_t)h * hd, seq[r], l, (P->head0 + h) / group - P->kv_head0,
 				 pos[r], b->att, b->att_out + (size_t)r * ldq + (size_t)h * hd);
-	eng_bpool_linear(b->pool, b->xb2, dim, &L->wo, b->att_out, ldq, n);
+	eng_pool_linear_rows(b->pool, b->xb2, dim, &L->wo, b->att_out, ldq, n);
 }
 
 /* The sparse MoE block over rows; in xb, out xb2 (n, dim); sums in moe()'s order. */
@@ -211,7 +211,7 @@ static void moe_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 	const struct eng_config *c = &t->cfg;
 	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
 	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
-	eng_bpool_linear(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
+	eng_pool_linear_rows(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
 	for (int r = 0; r < n; r++)
 		route(c, b->scores + (size_t)r * E, b->topk_idx + r * K, b->topk_w + r * K);
 	eng_experts_rows(b->pool, L->experts, E, K, n, b->xb, dim, b->topk_idx, b->moe_eo, b->moe_in, b->moe_tmp,

@@ -248,7 +248,7 @@ struct eng_bstate {
 	int *head_rows;        /* (max_rows) rows whose logits are computed */
 	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), as eng_state's */
 	float *logits;         /* (max_rows, vocab) */
-	struct eng_bpool *pool; /* matmul threads, NULL = the caller's thread only */
+	struct eng_pool *pool; /* matmul threads, NULL = the caller's thread only */
 	struct eng_err err;    /* why the last eng_forward_batch returned NULL */
 };
 

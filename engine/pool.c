@@ -1,14 +1,24 @@
-/* pool.c — row-parallel matrix-vector products on pthreads. The caller's thread takes the first
- * share, workers the others; a generation counter under one mutex hands out each job, so a worker
- * that wakes late can never run a stale job twice. */
+/* pool.c — row-parallel matrix products on pthreads, for single-token and batched steps alike.
+ * The caller's thread takes the first share of the output rows, workers the others; a generation
+ * counter under one mutex hands out each job, so a worker that wakes late can never run a stale
+ * job twice. */
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "engine/ops.h"
+#include "engine/batch_ops.h"
 #include "engine/pool.h"
 
 /* Below this many multiply-adds the wake-up costs more than the work saves. */
 #define POOL_MIN_WORK (1 << 16)
+
+/* One job: eng_linear_rows(y, ldy, l, x, ldx, rows). */
+struct pool_job {
+	float *y;
+	size_t ldy, ldx;
+	const struct eng_linear *l;
+	const float *x;
+	int rows;
+};
 
 struct eng_pool {
 	int n; /* threads including the caller */
@@ -17,9 +27,7 @@ struct eng_pool {
 	pthread_cond_t go, done;
 	unsigned long gen;
 	int pending, quit;
-	float *y;
-	const struct eng_linear *l;
-	const float *x;
+	struct pool_job job;
 };
 
 struct worker_arg {
@@ -27,12 +35,13 @@ struct worker_arg {
 	int idx;
 };
 
-static void run_share(struct eng_pool *p, int idx, float *y, const struct eng_linear *l, const float *x)
+static void run_share(const struct eng_pool *p, int idx, const struct pool_job *j)
 {
+	const struct eng_linear *l = j->l;
 	int lo = (int)((long)l->out * idx / p->n), hi = (int)((long)l->out * (idx + 1) / p->n);
 	struct eng_linear part = {.w = l->w + (size_t)lo * l->in, .b = l->b ? l->b + lo : NULL, .out = hi - lo, .in = l->in};
 	if (part.out > 0)
-		eng_linear(y + lo, &part, x);
+		eng_linear_rows(j->y + lo, j->ldy, &part, j->x, j->ldx, j->rows);
 }
 
 static void *worker(void *arg)
@@ -49,11 +58,9 @@ static void *worker(void *arg)
 		if (p->quit)
 			break;
 		seen = p->gen;
-		float *y = p->y;
-		const struct eng_linear *l = p->l;
-		const float *x = p->x;
+		struct pool_job job = p->job;
 		pthread_mutex_unlock(&p->mu);
-		run_share(p, idx, y, l, x);
+		run_share(p, idx, &job);
 		pthread_mutex_lock(&p->mu);
 		if (--p->pending == 0)
 			pthread_cond_signal(&p->done);
@@ -71,8 +78,7 @@ void eng_pool_free(struct eng_pool *p)
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 1; i < p->n; i++)
-		if (p->th[i])
-			pthread_join(p->th[i], NULL);
+		pthread_join(p->th[i], NULL);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->go);
 	pthread_cond_destroy(&p->done);
@@ -87,21 +93,18 @@ struct eng_pool *eng_pool_create(int n_threads)
 	struct eng_pool *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
-	p->th = calloc((size_t)n_threads, sizeof *p->th);
-	if (!p->th) {
+	if (!(p->th = calloc((size_t)n_threads, sizeof *p->th))) {
 		free(p);
 		return NULL;
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->go, NULL);
 	pthread_cond_init(&p->done, NULL);
-	p->n = 1;
+	p->n = 1; /* counts only the workers started, so eng_pool_free joins exactly those */
 	for (int i = 1; i < n_threads; i++) {
 		struct worker_arg *wa = malloc(sizeof *wa);
-		if (wa) {
-			wa->p = p;
-			wa->idx = i;
-		}
+		if (wa)
+			*wa = (struct worker_arg){.p = p, .idx = i};
 		if (!wa || pthread_create(&p->th[i], NULL, worker, wa) != 0) {
 			free(wa);
 			eng_pool_free(p);
@@ -112,23 +115,30 @@ struct eng_pool *eng_pool_create(int n_threads)
 	return p;
 }
 
-void eng_pool_linear(struct eng_pool *p, float *y, const struct eng_linear *l, const float *x)
+void eng_pool_linear_rows(struct eng_pool *p, float *y, size_t ldy, const struct eng_linear *l, const float *x,
+			  size_t ldx, int n)
 {
-	if (!p || (long)l->out * l->in < POOL_MIN_WORK || l->out < p->n) {
-		eng_linear(y, l, x);
+	if (n < 1)
+		return;
+	if (!p || (long)l->out * l->in * n < POOL_MIN_WORK || l->out < p->n) {
+		eng_linear_rows(y, ldy, l, x, ldx, n);
 		return;
 	}
+	const struct pool_job job = {.y = y, .ldy = ldy, .ldx = ldx, .l = l, .x = x, .rows = n};
 	pthread_mutex_lock(&p->mu);
-	p->y = y;
-	p->l = l;
-	p->x = x;
+	p->job = job;
 	p->pending = p->n - 1;
 	p->gen++;
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
-	run_share(p, 0, y, l, x);
+	run_share(p, 0, &job);
 	pthread_mutex_lock(&p->mu);
 	while (p->pending > 0)
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
+}
+
+void eng_pool_linear(struct eng_pool *p, float *y, const struct eng_linear *l, const float *x)
+{
+	eng_pool_linear_rows(p, y, 0, l, x, 0, 1); /* eng_linear is eng_linear_rows with one row */
 }
