@@ -8,6 +8,7 @@
 
 #include "harness/cli.h"
 #include "harness/report_text.h"
+#include "harness/util/jsonl.h"
 
 /* One item of one run, folded over its samples (the last line of each sample wins). */
 struct item {
@@ -109,58 +110,55 @@ static int fold(struct run *r, struct line *l, size_t i, size_t j)
 	return EVH_OK;
 }
 
+struct lines {
+	struct line *v;
+	size_t n, cap;
+};
+
+static int add_line(void *ctx, cJSON **obj, const char *raw, size_t len, const char *where, size_t lineno,
+		    struct evh_err *err)
+{
+	(void)raw;
+	(void)len;
+	struct lines *ls = ctx;
+	const cJSON *o = *obj, *smp = cJSON_GetObjectItemCaseSensitive(o, "sample");
+	if (!cJSON_IsObject(o) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "task")) ||
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "item_id")) || !cJSON_IsNumber(smp))
+		return evh_err_fail(err, EVH_EFORMAT, where, "expected a sample with task, item_id, sample");
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? ls->cap * 2 : 256;
+		struct line *nl = realloc(ls->v, cap * sizeof *nl);
+		if (!nl)
+			return evh_err_fail(err, EVH_ENOMEM, where, "samples");
+		ls->v = nl;
+		ls->cap = cap;
+	}
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "correct");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
+	struct line *l = &ls->v[ls->n++];
+	l->task = jdup(o, "task");
+	l->id = jdup(o, "item_id");
+	l->gold = jdup(o, "gold");
+	l->extracted = jdup(o, "extracted");
+	l->sample = smp->valueint;
+	l->scored = cJSON_IsBool(c) && (!e || cJSON_IsNull(e));
+	l->correct = l->scored && cJSON_IsTrue(c);
+	l->line = lineno;
+	return l->task && l->id ? EVH_OK : evh_err_fail(err, EVH_ENOMEM, where, "samples");
+}
+
 static int load_run(const char *dir, struct run *r, struct evh_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/samples.jsonl", dir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return evh_err_fail(err, EVH_ENOTFOUND, path, "cannot open: not a run folder");
-	struct line *ls = NULL;
-	size_t n = 0, cap = 0, lineno = 0, bufcap = 0;
-	char *buf = NULL;
-	ssize_t len;
-	int rc = EVH_OK;
-	while (!rc && (len = getline(&buf, &bufcap, f)) > 0) {
-		lineno++;
-		if (buf[len - 1] != '\n')
-			break; /* cut by a kill */
-		cJSON *o = cJSON_ParseWithLength(buf, (size_t)len);
-		const cJSON *smp = cJSON_GetObjectItemCaseSensitive(o, "sample");
-		if (!cJSON_IsObject(o) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "task")) ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "item_id")) || !cJSON_IsNumber(smp)) {
-			cJSON_Delete(o);
-			rc = evh_err_fail(err, EVH_EFORMAT, path, "line %zu: expected a sample with task, item_id, sample",
-					  lineno);
-			break;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			struct line *nl = realloc(ls, cap * sizeof *nl);
-			if (!nl) {
-				cJSON_Delete(o);
-				rc = evh_err_fail(err, EVH_ENOMEM, path, "samples");
-				break;
-			}
-			ls = nl;
-		}
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "correct");
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
-		struct line *l = &ls[n++];
-		l->task = jdup(o, "task");
-		l->id = jdup(o, "item_id");
-		l->gold = jdup(o, "gold");
-		l->extracted = jdup(o, "extracted");
-		l->sample = smp->valueint;
-		l->scored = cJSON_IsBool(c) && (!e || cJSON_IsNull(e));
-		l->correct = l->scored && cJSON_IsTrue(c);
-		l->line = lineno;
-		cJSON_Delete(o);
-		if (!l->task || !l->id)
-			rc = evh_err_fail(err, EVH_ENOMEM, path, "samples");
+	struct lines all = {0};
+	int rc = evh_jsonl_each(path, add_line, &all, err);
+	if (rc == EVH_ENOTFOUND) {
+		evh_err_clear(err);
+		rc = evh_err_fail(err, EVH_ENOTFOUND, path, "cannot open: not a run folder");
 	}
-	free(buf);
-	fclose(f);
+	struct line *ls = all.v;
+	size_t n = all.n;
 	if (!rc) {
 		qsort(ls, n, sizeof *ls, cmp_line);
 		for (size_t i = 0; i < n && !rc;) {

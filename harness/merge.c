@@ -20,6 +20,7 @@
 #include "harness/stats.h"
 #include "harness/util/buf.h"
 #include "harness/util/json.h"
+#include "harness/util/jsonl.h"
 
 /* ---- what each shard folder holds -------------------------------------------------------------- */
 
@@ -336,62 +337,57 @@ static int lines_push(struct lines *ls, struct line *l)
 /* Reads DIR/samples.jsonl of shard `si`: every complete line must be a sample of an item the shard
  * lists, with a sample index below the task's k. A last line without its newline was cut by a kill
  * and is not a finished sample (results/README.md). */
+struct read_ctx {
+	const struct shard_run *s;
+	size_t si;
+	struct lines *ls;
+};
+
+static int add_sample(void *ctx, cJSON **obj, const char *raw, size_t len, const char *where, size_t lineno,
+		      struct evh_err *err)
+{
+	const struct read_ctx *rd = ctx;
+	const struct shard_run *s = rd->s;
+	const cJSON *o = *obj;
+	const char *task = cJSON_GetStringValue(get(o, "task")), *item = cJSON_GetStringValue(get(o, "item_id"));
+	const cJSON *sn = get(o, "sample"), *er = get(o, "error");
+	const struct stask *st = task ? find_task(s, task) : NULL;
+	if (!task || !item || !cJSON_IsNumber(sn))
+		return evh_err_fail(err, EVH_EFORMAT, where, "a sample needs \"task\", \"item_id\" and \"sample\"");
+	if (!st)
+		return evh_err_fail(err, EVH_EUNSUPPORTED, where, "task \"%s\" is not in run.json", task);
+	if (!has_id(st, item))
+		return evh_err_fail(err, EVH_EUNSUPPORTED, where,
+				    "item \"%s\" of task %s is not in this shard's item_ids (%u/%u)", item, task, s->index,
+				    s->count);
+	if (sn->valuedouble < 0 || sn->valuedouble >= st->k || sn->valuedouble != (double)(int)sn->valuedouble)
+		return evh_err_fail(err, EVH_EUNSUPPORTED, where, "sample %g of item \"%s\": task %s has %d per item",
+				    sn->valuedouble, item, task, st->k);
+	/* The line is written back as it was, with its newline. */
+	struct line l = {.text = malloc(len + 2), .task = strdup(task), .item = strdup(item),
+			 .sample = (int)sn->valuedouble, .shard = rd->si, .seq = lineno, .error = er && !cJSON_IsNull(er)};
+	if (l.text) {
+		memcpy(l.text, raw, len);
+		memcpy(l.text + len, "\n", 2);
+	}
+	if (!l.text || !l.task || !l.item || lines_push(rd->ls, &l)) {
+		free(l.text);
+		free(l.task);
+		free(l.item);
+		return evh_err_fail(err, EVH_ENOMEM, where, "samples");
+	}
+	return EVH_OK;
+}
+
+/* Reads DIR/samples.jsonl of shard `si`: every complete line must be a sample of an item the shard
+ * lists, with a sample index below the task's k. A last line without its newline was cut by a kill
+ * and is not a finished sample (results/README.md). */
 static int read_samples(const struct shard_run *sh, size_t si, struct lines *ls, struct evh_err *err)
 {
-	const struct shard_run *s = &sh[si];
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/samples.jsonl", s->dir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return evh_err_fail(err, EVH_ENOTFOUND, path, "cannot open: %s", strerror(errno));
-	char *buf = NULL, where[PATH_MAX + 32];
-	size_t cap = 0, lineno = 0;
-	ssize_t len;
-	int rc = EVH_OK;
-	while (!rc && (len = getline(&buf, &cap, f)) > 0) {
-		lineno++;
-		if (buf[len - 1] != '\n')
-			break;
-		snprintf(where, sizeof where, "%s:%zu", path, lineno);
-		if (len > (ssize_t)EVH_LIMIT_LINE) {
-			rc = evh_err_fail(err, EVH_ELIMIT, where, "line longer than %u bytes", EVH_LIMIT_LINE);
-			break;
-		}
-		cJSON *o = cJSON_ParseWithLength(buf, (size_t)len);
-		if (!o) {
-			rc = evh_err_fail(err, EVH_EFORMAT, where, "malformed JSON");
-			break;
-		}
-		const char *task = cJSON_GetStringValue(get(o, "task")), *item = cJSON_GetStringValue(get(o, "item_id"));
-		const cJSON *sn = get(o, "sample"), *er = get(o, "error");
-		const struct stask *st = task ? find_task(s, task) : NULL;
-		if (!task || !item || !cJSON_IsNumber(sn))
-			rc = evh_err_fail(err, EVH_EFORMAT, where, "a sample needs \"task\", \"item_id\" and \"sample\"");
-		else if (!st)
-			rc = evh_err_fail(err, EVH_EUNSUPPORTED, where, "task \"%s\" is not in run.json", task);
-		else if (!has_id(st, item))
-			rc = evh_err_fail(err, EVH_EUNSUPPORTED, where,
-					  "item \"%s\" of task %s is not in this shard's item_ids (%u/%u)", item, task,
-					  s->index, s->count);
-		else if (sn->valuedouble < 0 || sn->valuedouble >= st->k || sn->valuedouble != (double)(int)sn->valuedouble)
-			rc = evh_err_fail(err, EVH_EUNSUPPORTED, where, "sample %g of item \"%s\": task %s has %d per item",
-					  sn->valuedouble, item, task, st->k);
-		if (!rc) {
-			struct line l = {.text = strndup(buf, (size_t)len), .task = strdup(task), .item = strdup(item),
-					 .sample = (int)sn->valuedouble, .shard = si, .seq = lineno,
-					 .error = er && !cJSON_IsNull(er)};
-			if (!l.text || !l.task || !l.item || lines_push(ls, &l)) {
-				free(l.text);
-				free(l.task);
-				free(l.item);
-				rc = evh_err_fail(err, EVH_ENOMEM, where, "samples");
-			}
-		}
-		cJSON_Delete(o);
-	}
-	free(buf);
-	fclose(f);
-	return rc;
+	snprintf(path, sizeof path, "%s/samples.jsonl", sh[si].dir);
+	struct read_ctx ctx = {&sh[si], si, ls};
+	return evh_jsonl_each(path, add_sample, &ctx, err);
 }
 
 static int cmp_key(const struct line *x, const struct line *y)

@@ -10,6 +10,7 @@
 
 #include "harness/util/buf.h"
 #include "harness/util/json.h"
+#include "harness/util/jsonl.h"
 
 /* ---- small JSON helpers ---------------------------------------------------------------------- */
 
@@ -174,57 +175,37 @@ static int key_cmp(const void *pa, const void *pb)
 	return c;
 }
 
+struct keyeds {
+	struct keyed *v;
+	size_t n, cap;
+};
+
+static int add_keyed(void *ctx, cJSON **obj, const char *line, size_t len, const char *where, size_t lineno,
+		     struct evh_err *err)
+{
+	(void)line;
+	(void)len;
+	struct keyeds *k = ctx;
+	if (k->n == k->cap) {
+		size_t nc = k->cap ? k->cap * 2 : 256;
+		struct keyed *nv = realloc(k->v, nc * sizeof *nv);
+		if (!nv)
+			return evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
+		k->v = nv;
+		k->cap = nc;
+	}
+	int rc = sample_from_json(*obj, &k->v[k->n].s, where, err);
+	if (rc == EVH_OK)
+		k->v[k->n++].line = lineno;
+	return rc;
+}
+
 static int load_samples(const char *path, struct evh_run *r, struct evh_err *err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return evh_err_fail(err, errno == ENOENT ? EVH_ENOTFOUND : EVH_EIO, path, "cannot open: %s",
-				    strerror(errno));
-	struct keyed *v = NULL;
-	size_t n = 0, cap = 0, lineno = 0;
-	char *line = NULL;
-	size_t linecap = 0;
-	ssize_t len;
-	int rc = EVH_OK;
-	char where[EVH_ERR_WHERE];
-	while (rc == EVH_OK && (len = getline(&line, &linecap, f)) >= 0) {
-		lineno++;
-		snprintf(where, sizeof where, "%s:%zu", path, lineno);
-		if ((size_t)len > EVH_LIMIT_LINE) {
-			rc = evh_err_fail(err, EVH_ELIMIT, where, "line longer than %u bytes", EVH_LIMIT_LINE);
-			break;
-		}
-		if (strspn(line, " \t\r\n") == (size_t)len)
-			continue; /* blank lines carry nothing */
-		const char *end = NULL;
-		cJSON *o = cJSON_ParseWithLengthOpts(line, (size_t)len, &end, 0);
-		if (!o && line[len - 1] != '\n' && feof(f))
-			break; /* a last line cut short by a kill: ignored, as --resume does (results/README.md) */
-		if (!o) {
-			size_t col = end ? (size_t)(end - line) + 1 : 1;
-			rc = evh_err_fail(err, EVH_EFORMAT, where, "malformed JSON near column %zu", col);
-			break;
-		}
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			struct keyed *nv = realloc(v, nc * sizeof *nv);
-			if (!nv) {
-				cJSON_Delete(o);
-				rc = evh_err_fail(err, EVH_ENOMEM, where, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = nc;
-		}
-		rc = sample_from_json(o, &v[n].s, where, err);
-		cJSON_Delete(o);
-		if (rc == EVH_OK)
-			v[n++].line = lineno;
-	}
-	if (rc == EVH_OK && ferror(f))
-		rc = evh_err_fail(err, EVH_EIO, path, "read error");
-	free(line);
-	fclose(f);
+	struct keyeds all = {0};
+	int rc = evh_jsonl_each(path, add_keyed, &all, err);
+	struct keyed *v = all.v;
+	size_t n = all.n;
 	if (rc == EVH_OK) {
 		if (n)
 			qsort(v, n, sizeof *v, key_cmp);

@@ -9,6 +9,7 @@
 #include "harness/results.h"
 #include "harness/util/buf.h"
 #include "harness/util/json.h"
+#include "harness/util/jsonl.h"
 
 void evh_wilson(double c, double n, double z, double *lo, double *hi)
 {
@@ -139,48 +140,29 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int add_record(void *ctx, cJSON **obj, const char *line, size_t len, const char *where, size_t lineno,
+		      struct evh_err *err)
+{
+	(void)line;
+	(void)len;
+	struct recs *rs = ctx;
+	if (rs->n == rs->cap) {
+		size_t nc = rs->cap ? rs->cap * 2 : 256;
+		struct rec *v = realloc(rs->v, nc * sizeof *v);
+		if (!v)
+			return evh_err_fail(err, EVH_ENOMEM, where, "records");
+		rs->v = v;
+		rs->cap = nc;
+	}
+	int rc = rec_from_json(*obj, &rs->v[rs->n]);
+	rs->v[rs->n++].seq = lineno;
+	return rc ? evh_err_fail(err, rc, where, "a sample needs \"task\" and \"item_id\"") : EVH_OK;
+}
+
 /* Reads every complete line; records keep file order so the last one per key wins below. */
 static int read_records(const char *path, struct recs *rs, struct evh_err *err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return evh_err_fail(err, EVH_ENOTFOUND, path, "cannot open");
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t len;
-	int rc = EVH_OK;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		lineno++;
-		if (line[len - 1] != '\n')
-			break; /* cut by a kill: not a finished sample */
-		cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
-		if (!o) {
-			rc = evh_err_fail(err, EVH_EFORMAT, path, "line %zu is not valid JSON", lineno);
-			break;
-		}
-		if (rs->n == rs->cap) {
-			size_t nc = rs->cap ? rs->cap * 2 : 256;
-			struct rec *v = realloc(rs->v, nc * sizeof *v);
-			if (!v) {
-				cJSON_Delete(o);
-				rc = evh_err_fail(err, EVH_ENOMEM, path, "records");
-				break;
-			}
-			rs->v = v;
-			rs->cap = nc;
-		}
-		rc = rec_from_json(o, &rs->v[rs->n]);
-		rs->v[rs->n].seq = lineno;
-		cJSON_Delete(o);
-		rs->n++;
-		if (rc) {
-			evh_err_fail(err, rc, path, "line %zu lacks task or item_id", lineno);
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return rc;
+	return evh_jsonl_each(path, add_record, rs, err);
 }
 
 /* Keeps the last record of each (task, item, sample): sort by key then file position, keep the
