@@ -2,7 +2,6 @@
  * Strict on purpose: a gate that silently skipped a malformed line could pass a broken run. */
 #include "harness/report_run.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
