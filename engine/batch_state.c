@@ -24,8 +24,8 @@ void eng_bstate_free(struct eng_bstate *b)
 		return;
 	float **bufs[] = {&b->x,      &b->xb,      &b->xb2,    &b->q,       &b->q_a,    &b->kv_a,
 			  &b->q_abs,  &b->att_lat, &b->att,    &b->att_out, &b->hb,     &b->hb2,
-			  &b->moe_in, &b->moe_tmp, &b->moe_eo, &b->scores,  &b->scores_choice,
-			  &b->group_scores, &b->topk_w, &b->logits, &b->rope_cos, &b->rope_sin};
+			  &b->moe_in, &b->moe_tmp, &b->moe_eo, &b->scores,  &b->route_scratch,
+			  &b->topk_w, &b->logits, &b->rope_cos, &b->rope_sin};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		free(*bufs[i]);
 	free(b->moe_rows);
@@ -90,15 +90,14 @@ int eng_bstate_create(const struct eng_transformer *t, int max_rows, int max_seq
 	b->moe_rows = calloc(R, sizeof(int));
 	b->moe_k = calloc(R, sizeof(int));
 	b->scores = fl(R * E);
-	b->scores_choice = fl(E);
-	b->group_scores = fl((size_t)c->n_group);
+	b->route_scratch = fl(2 * E);
 	b->topk_idx = calloc(R * K, sizeof(int));
 	b->topk_w = fl(R * K);
 	b->rope_cos = fl((size_t)max_seq * (size_t)(c->rope_dim / 2));
 	b->rope_sin = fl((size_t)max_seq * (size_t)(c->rope_dim / 2));
 	if (!b->logits || !b->head_rows || !b->x || !b->xb || !b->xb2 || !b->q || !b->q_a || !b->kv_a || !b->q_abs ||
 	    !b->att_lat || !b->att || !b->att_out || !b->hb || !b->hb2 || !b->moe_in || !b->moe_tmp || !b->moe_eo ||
-	    !b->moe_rows || !b->moe_k || !b->scores || !b->scores_choice || !b->group_scores || !b->topk_idx ||
+	    !b->moe_rows || !b->moe_k || !b->scores || !b->route_scratch || !b->topk_idx ||
 	    !b->topk_w || !b->rope_cos || !b->rope_sin) {
 		eng_bstate_free(b);
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the batch state (%d rows)", max_rows);
@@ -183,10 +182,7 @@ const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstat
 	/* embed_tokens */
 	for (int i = 0; i < n; i++)
 		memcpy(b->x + (size_t)i * dim, t->w.embed + (size_t)token[i] * dim, dim * sizeof(float));
-	if (c->arch == ENG_ARCH_DEEPSEEK_V3)
-		eng_layers_batch_deepseek_v3(t, b, n, pos, seq);
-	else
-		eng_layers_batch_gqa(t, b, n, pos, seq);
+	eng_layers_batch(t, b, n, pos, seq);
 	/* norm, then the head over the rows that want logits, gathered so that the head's weights are
 	 * read once; row j of the product is moved to its row's place (backwards: head_rows[j] >= j). */
 	int m = 0;

@@ -1,14 +1,10 @@
-/* forward_gqa.c — one token through the grouped-query-attention families: qwen3_moe (HF
- * modeling_qwen3_moe: per-head q_norm/k_norm, softmax top-k router) and the dense qwen3 / qwen2
- * (q/k/v bias) / llama decoders the DeepSeek-R1 distilled models use. The layers differ only in
- * the optional pieces the config switches on, so one function reads them all. A rank of a split
- * model runs its own heads (and the kv heads they read), MLP rows and experts, meeting the other
- * ranks in all_reduce / all_gather as forward_deepseek_v3.c does. */
-#include <math.h>
+/* forward_gqa.c — the grouped-query attention of qwen3_moe (HF modeling_qwen3_moe: per-head
+ * q_norm/k_norm) and of the dense qwen3 / qwen2 (q/k/v bias) / llama decoders the DeepSeek-R1
+ * distilled models use. The layers differ only in the optional pieces the config switches on, so
+ * one function reads them all; decoder.c runs the rest of the layer. A rank of a split model runs
+ * its own heads and the kv heads they read. */
 #include <string.h>
 
-#include "engine/batch_ops.h"
-#include "engine/comm.h"
 #include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/paged.h"
@@ -38,7 +34,7 @@ static void gqa_head(const struct eng_config *c, const float *qh, const struct e
 }
 
 /* Self-attention for the token at pos; in: xb (dim,), out: xb2 (dim,). k/v: (kv_dim) per position. */
-static void gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
+void eng_attn_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos)
 {
 	const struct eng_config *c = &t->cfg;
 	const struct eng_part *P = &t->part;
@@ -71,105 +67,12 @@ static void gqa(const struct eng_transformer *t, struct eng_state *s, const stru
 	eng_pool_linear(s->pool, s->xb2, &L->wo, s->att_out);
 }
 
-/* Qwen3MoeSparseMoeBlock router on one token: softmax over the router logits scores (E, in
- * place), top-k (largest first, lower index on ties as torch.topk), weights renormalised when
- * norm_topk_prob; out idx, w (num_experts_per_tok). */
-static void route(const struct eng_config *c, float *scores, int *idx, float *w)
-{
-	const int E = c->n_routed_experts, K = c->num_experts_per_tok;
-	eng_softmax(scores, E);
-	float sum = 0.0f;
-	for (int k = 0; k < K; k++) {
-		int best = -1;
-		for (int e = 0; e < E; e++) {
-			int used = 0;
-			for (int j = 0; j < k; j++)
-				used |= idx[j] == e;
-			if (!used && (best < 0 || scores[e] > scores[best]))
-				best = e;
-		}
-		idx[k] = best;
-		w[k] = scores[best];
-		sum += scores[best];
-	}
-	for (int k = 0; k < K; k++)
-		w[k] = c->norm_topk_prob ? w[k] / sum : w[k];
-}
-
-/* The sparse MoE block on one token; in xb, out xb2. */
-static void moe(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L)
-{
-	const struct eng_config *c = &t->cfg;
-	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
-	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
-	eng_pool_linear(s->pool, s->scores, &gate, s->xb);
-	route(c, s->scores, s->topk_idx, s->topk_w);
-	for (int i = 0; i < dim; i++)
-		s->xb2[i] = 0.0f;
-	for (int k = 0; k < K; k++) {
-		if (!L->experts[s->topk_idx[k]].w1.w) /* another rank's expert */
-			continue;
-		eng_swiglu_mlp(s->pool, s->moe_out, &L->experts[s->topk_idx[k]], s->xb, s->hb, s->hb2);
-		for (int i = 0; i < dim; i++)
-			s->xb2[i] += s->topk_w[k] * s->moe_out[i];
-	}
-}
-
-int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm, int token,
-		    int pos, int flags, struct eng_err *err)
-{
-	const struct eng_config *c = &t->cfg;
-	const struct eng_part *P = &t->part;
-	struct eng_comm *tp = cm ? cm->tp : NULL, *world = cm ? cm->world : NULL;
-	const int dim = c->hidden_size;
-	int rc;
-	/* embed_tokens, vocabulary split over tp: the holder of the row copies it, the others give 0 */
-	if (token >= P->vocab0 && token < P->vocab0 + P->n_vocab)
-		memcpy(s->x, t->w.embed + (size_t)(token - P->vocab0) * dim, (size_t)dim * sizeof(float));
-	else
-		memset(s->x, 0, (size_t)dim * sizeof(float));
-	if ((rc = eng_comm_all_reduce(tp, s->x, (size_t)dim, err)))
-		return rc;
-	for (int l = 0; l < c->num_hidden_layers; l++) {
-		const struct eng_layer *L = &t->w.layers[l];
-		/* hidden = hidden + self_attn(input_layernorm(hidden)); o_proj is row parallel */
-		eng_rmsnorm(s->xb, s->x, L->attn_norm, dim, c->rms_norm_eps);
-		gqa(t, s, L, l, pos);
-		if ((rc = eng_comm_all_reduce(tp, s->xb2, (size_t)dim, err)))
-			return rc;
-		for (int i = 0; i < dim; i++)
-			s->x[i] += s->xb2[i];
-		/* hidden = hidden + mlp(post_attention_layernorm(hidden)); MoE or dense per layer */
-		eng_rmsnorm(s->xb, s->x, L->ffn_norm, dim, c->rms_norm_eps);
-		if (L->moe) {
-			moe(t, s, L);
-			rc = eng_comm_all_reduce(world, s->xb2, (size_t)dim, err);
-		} else {
-			eng_swiglu_mlp(s->pool, s->xb2, &L->mlp, s->xb, s->hb, s->hb2);
-			rc = eng_comm_all_reduce(tp, s->xb2, (size_t)dim, err);
-		}
-		if (rc)
-			return rc;
-		for (int i = 0; i < dim; i++)
-			s->x[i] += s->xb2[i];
-	}
-	eng_rmsnorm(s->x, s->x, t->w.norm, dim, c->rms_norm_eps); /* norm */
-	if (!(flags & ENG_FF_KV_ONLY)) {
-		const struct eng_linear head = {.w = t->w.head, .out = P->n_vocab, .in = dim};
-		float *mine = s->logits + (size_t)P->tp_rank * P->vocab_pad;
-		eng_pool_linear(s->pool, mine, &head, s->x); /* lm_head, vocabulary rows of this rank */
-		if ((rc = eng_comm_all_gather(tp, mine, s->logits, (size_t)P->vocab_pad, err)))
-			return rc;
-	}
-	return ENG_OK;
-}
-
 /* ---- batched: the same steps over rows (eng_forward_batch; whole model only) ---- */
 
 /* Self-attention over rows; in xb (n, dim), out xb2 (n, dim). Every row writes its sequence's k/v
  * at its position before any row attends (causal among one prompt chunk's rows). */
-static void gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
-		     const int *pos, struct eng_state *const *seq)
+void eng_attn_gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
+		       const int *pos, struct eng_state *const *seq)
 {
 	const struct eng_config *c = &t->cfg;
 	const struct eng_part *P = &t->part;
@@ -203,53 +106,4 @@ static void gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, cons
 			gqa_head(c, b->q + (size_t)r * ldq + (size_t)h * hd, seq[r], l, (P->head0 + h) / group - P->kv_head0,
 				 pos[r], b->att, b->att_out + (size_t)r * ldq + (size_t)h * hd);
 	eng_pool_linear_rows(b->pool, b->xb2, dim, &L->wo, b->att_out, ldq, n);
-}
-
-/* The sparse MoE block over rows; in xb, out xb2 (n, dim); sums in moe()'s order. */
-static void moe_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int n)
-{
-	const struct eng_config *c = &t->cfg;
-	const int E = c->n_routed_experts, K = c->num_experts_per_tok, dim = c->hidden_size;
-	const struct eng_linear gate = {.w = L->gate, .out = E, .in = dim};
-	eng_pool_linear_rows(b->pool, b->scores, (size_t)E, &gate, b->xb, (size_t)dim, n);
-	for (int r = 0; r < n; r++)
-		route(c, b->scores + (size_t)r * E, b->topk_idx + r * K, b->topk_w + r * K);
-	eng_experts_rows(b->pool, L->experts, E, K, n, b->xb, dim, b->topk_idx, b->moe_eo, b->moe_in, b->moe_tmp,
-			 b->moe_rows, b->moe_k, b->hb, b->hb2);
-	for (int r = 0; r < n; r++) {
-		float *y = b->xb2 + (size_t)r * dim;
-		for (int i = 0; i < dim; i++)
-			y[i] = 0.0f;
-		for (int k = 0; k < K; k++) {
-			if (!L->experts[b->topk_idx[r * K + k]].w1.w) /* another rank's expert */
-				continue;
-			const float w = b->topk_w[r * K + k], *eo = b->moe_eo + ((size_t)r * K + k) * dim;
-			for (int i = 0; i < dim; i++)
-				y[i] += w * eo[i];
-		}
-	}
-}
-
-void eng_layers_batch_gqa(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
-			  struct eng_state *const *seq)
-{
-	const struct eng_config *c = &t->cfg;
-	const int dim = c->hidden_size;
-	const size_t nd = (size_t)n * dim;
-	for (int l = 0; l < c->num_hidden_layers; l++) {
-		const struct eng_layer *L = &t->w.layers[l];
-		for (int r = 0; r < n; r++)
-			eng_rmsnorm(b->xb + (size_t)r * dim, b->x + (size_t)r * dim, L->attn_norm, dim, c->rms_norm_eps);
-		gqa_rows(t, b, L, l, n, pos, seq);
-		for (size_t i = 0; i < nd; i++)
-			b->x[i] += b->xb2[i];
-		for (int r = 0; r < n; r++)
-			eng_rmsnorm(b->xb + (size_t)r * dim, b->x + (size_t)r * dim, L->ffn_norm, dim, c->rms_norm_eps);
-		if (L->moe)
-			moe_rows(t, b, L, n);
-		else
-			eng_swiglu_rows(b->pool, b->xb2, &L->mlp, b->xb, n, b->hb, b->hb2);
-		for (size_t i = 0; i < nd; i++)
-			b->x[i] += b->xb2[i];
-	}
 }

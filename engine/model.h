@@ -179,9 +179,8 @@ struct eng_state {
 	int n_blocks, own_kv;
 	float *hb, *hb2;       /* (max(intermediate_size, moe_intermediate_size * max(1, n_shared))) */
 	float *moe_out;        /* (dim) */
-	float *scores;         /* (n_routed_experts) */
-	float *scores_choice;  /* (n_routed_experts) */
-	float *group_scores;   /* (n_group) */
+	float *scores;         /* (n_routed_experts) router logits */
+	float *route_scratch;  /* (2 * n_routed_experts) krn_ref_route's */
 	int *topk_idx;         /* (num_experts_per_tok) */
 	float *topk_w;         /* (num_experts_per_tok) */
 	float *rope_cos, *rope_sin; /* (max_seq, rope_dim / 2), attention factor included */
@@ -213,12 +212,14 @@ enum { ENG_FF_KV_ONLY = 1 }; /* prompt step whose logits nobody reads: skip the 
  * collective failed (s->err says why; the state is then unusable). */
 const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, int token, int pos, int flags);
 
-/* The family forwards eng_forward dispatches to (forward_*.c): one rank's part of the step,
- * reducing over cm's groups where model.py does (cm NULL or its groups NULL: a single rank). */
-int eng_forward_deepseek_v3(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm,
-			    int token, int pos, int flags, struct eng_err *err);
-int eng_forward_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm, int token,
-		    int pos, int flags, struct eng_err *err);
+/* The step eng_forward runs (decoder.c): one rank's part of it, reducing over cm's groups where
+ * model.py does (cm NULL or its groups NULL: a single rank). */
+int eng_forward_step(const struct eng_transformer *t, struct eng_state *s, const struct eng_comms *cm, int token,
+		     int pos, int flags, struct eng_err *err);
+/* The families' attention (forward_*.c) for the token at pos: in s->xb (dim,), out s->xb2 (dim,),
+ * this rank's partial sum of the row-parallel output projection. */
+void eng_attn_mla(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos);
+void eng_attn_gqa(const struct eng_transformer *t, struct eng_state *s, const struct eng_layer *L, int l, int pos);
 
 /* ---- batched steps (batch_state.c): several sequences, or a prompt's positions, in one pass ----
  * Rows are tokens; each row names its sequence's state, whose KV cache (through its block table)
@@ -240,9 +241,8 @@ struct eng_bstate {
 	float *moe_eo;         /* (max_rows * num_experts_per_tok, dim) routed outputs per (row, k) */
 	int *moe_rows;         /* (max_rows) */
 	int *moe_k;            /* (max_rows) */
-	float *scores;         /* (max_rows, n_routed_experts) router logits, then probabilities */
-	float *scores_choice;  /* (n_routed_experts) */
-	float *group_scores;   /* (n_group) */
+	float *scores;         /* (max_rows, n_routed_experts) router logits */
+	float *route_scratch;  /* (2 * n_routed_experts) krn_ref_route's */
 	int *topk_idx;         /* (max_rows, num_experts_per_tok) */
 	float *topk_w;         /* (max_rows, num_experts_per_tok) */
 	int *head_rows;        /* (max_rows) rows whose logits are computed */
@@ -271,11 +271,14 @@ enum { ENG_FF_LAST_ROWS = 2 }; /* logits only for each sequence's last row of th
 const float *eng_forward_batch(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *token,
 			       const int *pos, struct eng_state *const *seq, int flags);
 
-/* The family layers over rows (forward_*.c, whole models only): b->x (n, dim) in and out. */
-void eng_layers_batch_deepseek_v3(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
-				  struct eng_state *const *seq);
-void eng_layers_batch_gqa(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
-			  struct eng_state *const *seq);
+/* The layers over rows (decoder.c, whole models only): b->x (n, dim) in and out. */
+void eng_layers_batch(const struct eng_transformer *t, struct eng_bstate *b, int n, const int *pos,
+		      struct eng_state *const *seq);
+/* The families' attention over rows (forward_*.c): in b->xb (n, dim), out b->xb2 (n, dim). */
+void eng_attn_mla_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
+		       const int *pos, struct eng_state *const *seq);
+void eng_attn_gqa_rows(const struct eng_transformer *t, struct eng_bstate *b, const struct eng_layer *L, int l, int n,
+		       const int *pos, struct eng_state *const *seq);
 
 /* Split models (parallel_run.c): state of every rank, and one step driven on all of them. */
 int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct eng_state *s, struct eng_err *err);

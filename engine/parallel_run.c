@@ -155,9 +155,7 @@ static int run_rank(struct eng_split_state *ss, int r)
 	const struct eng_transformer *rt = ss->sp->ranks[r];
 	struct eng_state *s = ss->st[r];
 	memset(&s->err, 0, sizeof s->err);
-	int rc = rt->cfg.arch == ENG_ARCH_DEEPSEEK_V3
-			 ? eng_forward_deepseek_v3(rt, s, &s->comm, ss->token, ss->pos, ss->flags, &s->err)
-			 : eng_forward_gqa(rt, s, &s->comm, ss->token, ss->pos, ss->flags, &s->err);
+	int rc = eng_forward_step(rt, s, &s->comm, ss->token, ss->pos, ss->flags, &s->err);
 	if (rc && rc != ENG_ECOMM) /* tell the others now rather than at their timeout */
 		eng_comm_abort(s->comm.world, s->err.msg);
 	return rc;

@@ -25,7 +25,7 @@ void eng_state_free(struct eng_state *s)
 	float **bufs[] = {&s->x,        &s->xb,       &s->xb2,     &s->q,       &s->q_a,         &s->kv_a,
 			  &s->q_abs,    &s->att_lat,  &s->att_out, &s->att,     &s->k,           &s->v,
 			  &s->hb,      &s->hb2,     &s->moe_out,     &s->scores,
-			  &s->scores_choice, &s->group_scores, &s->topk_w, &s->rope_cos, &s->rope_sin, &s->logits};
+			  &s->route_scratch, &s->topk_w, &s->rope_cos, &s->rope_sin, &s->logits};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		free(*bufs[i]);
 	free(s->topk_idx);
@@ -113,8 +113,7 @@ int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_st
 	s->hb2 = calloc(ffn, sizeof(float));
 	s->moe_out = calloc((size_t)dim, sizeof(float));
 	s->scores = calloc(E, sizeof(float));
-	s->scores_choice = calloc(E, sizeof(float));
-	s->group_scores = calloc((size_t)imax(1, c->n_group), sizeof(float));
+	s->route_scratch = calloc(2 * E, sizeof(float));
 	s->topk_idx = calloc(E, sizeof(int));
 	s->topk_w = calloc(E, sizeof(float));
 	s->rope_cos = calloc((size_t)max_seq * (c->rope_dim / 2), sizeof(float));
@@ -122,7 +121,7 @@ int eng_state_create(const struct eng_transformer *t, int max_seq, struct eng_st
 	s->logits = calloc((size_t)P->tp * P->vocab_pad, sizeof(float)); /* all ranks' slices gathered */
 	if (!s->x || !s->xb || !s->xb2 || !s->q || !s->q_a || !s->kv_a || !s->q_abs || !s->att_lat || !s->att_out ||
 	    !s->att || !s->k || !s->v || !s->hb || !s->hb2 || !s->moe_out ||
-	    !s->scores || !s->scores_choice || !s->group_scores || !s->topk_idx || !s->topk_w || !s->rope_cos ||
+	    !s->scores || !s->route_scratch || !s->topk_idx || !s->topk_w || !s->rope_cos ||
 	    !s->rope_sin || !s->logits) {
 		eng_state_free(s);
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state (%d positions)", max_seq);
@@ -170,7 +169,6 @@ const float *eng_forward(const struct eng_transformer *t, struct eng_state *s, i
 	}
 	if (t->split)
 		return eng_split_forward(t, s, token, pos, flags);
-	int rc = t->cfg.arch == ENG_ARCH_DEEPSEEK_V3 ? eng_forward_deepseek_v3(t, s, &s->comm, token, pos, flags, &s->err)
-						     : eng_forward_gqa(t, s, &s->comm, token, pos, flags, &s->err);
+	int rc = eng_forward_step(t, s, &s->comm, token, pos, flags, &s->err);
 	return rc == ENG_OK ? s->logits : NULL;
 }

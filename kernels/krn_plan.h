@@ -59,7 +59,8 @@ void krn_ref_fp8_gemm(const uint8_t *a, const float *a_s, int lda, const uint8_t
 
 /* ---- MoE router and token sort ---------------------------------------------------------------- */
 /* Reference router on one token's logits (e): DeepSeek-V3 sigmoid + bias + group-limited top-k
- * (HF route_tokens_to_experts, masked groups to 0.0) or softmax top-k; idx, w (k). scratch (2e). */
+ * (HF route_tokens_to_experts, masked groups to 0.0) or softmax top-k; idx, w (k). scratch (2e).
+ * Also the CPU engine's router (engine/decoder.c), so engine and kernel tests share one rule. */
 void krn_ref_route(const float *logits, const float *bias, const struct krn_route_cfg *c, int *idx, float *w,
 		   float *scratch);
 /* Checks a router config (n_experts <= 1024, top_k <= n_experts and <= 32, n_group <= 32
