@@ -290,24 +290,24 @@ int eng_chat_render_msgs(const struct eng_tokenizer *t, int family, const struct
 {
 	*out = NULL;
 	if (!t || (n && !msgs))
-		return eng_tok_fail(err, ENG_EMISUSE, "eng_chat_render_msgs: NULL tokenizer or messages");
+		return eng_errf(err, ENG_EMISUSE, "eng_chat_render_msgs: NULL tokenizer or messages");
 	if (n == 0)
-		return eng_tok_fail(err, ENG_EMISUSE, "chat: no messages");
+		return eng_errf(err, ENG_EMISUSE, "chat: no messages");
 	if (family < ENG_CHAT_DEEPSEEK_R1 || family > ENG_CHAT_LLAMA3)
-		return eng_tok_fail(err, ENG_EUNSUPPORTED, "chat template: unknown family %d (tokenizer_config.json "
+		return eng_errf(err, ENG_EUNSUPPORTED, "chat template: unknown family %d (tokenizer_config.json "
 							   "chat_template not recognised)",
 				    family);
 	int *roles = malloc(n * sizeof *roles);
 	if (!roles)
-		return eng_tok_fail(err, ENG_ENOMEM, "chat template: out of memory");
+		return eng_errf(err, ENG_ENOMEM, "chat template: out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (!msgs[i].role || !msgs[i].content) {
 			free(roles);
-			return eng_tok_fail(err, ENG_EMISUSE, "messages[%zu]: NULL %s", i, msgs[i].role ? "content" : "role");
+			return eng_errf(err, ENG_EMISUSE, "messages[%zu]: NULL %s", i, msgs[i].role ? "content" : "role");
 		}
 		if ((roles[i] = role_of(msgs[i].role)) < 0) {
 			free(roles);
-			return eng_tok_fail(err, ENG_EUNSUPPORTED,
+			return eng_errf(err, ENG_EUNSUPPORTED,
 					    "messages[%zu].role \"%.40s\": expected system, user or assistant", i, msgs[i].role);
 		}
 	}
@@ -323,7 +323,7 @@ int eng_chat_render_msgs(const struct eng_tokenizer *t, int family, const struct
 		rc = add(&b, ""); /* NUL-terminated even when empty */
 	if (rc) {
 		free(b.p);
-		return eng_tok_fail(err, rc, "chat template: out of memory");
+		return eng_errf(err, rc, "chat template: out of memory");
 	}
 	*out = b.p;
 	return ENG_OK;
@@ -334,7 +334,7 @@ int eng_chat_render_flags(const struct eng_tokenizer *t, int family, const char 
 {
 	*out = NULL;
 	if (!t || !user)
-		return eng_tok_fail(err, ENG_EMISUSE, "eng_chat_render: NULL tokenizer or user text");
+		return eng_errf(err, ENG_EMISUSE, "eng_chat_render: NULL tokenizer or user text");
 	struct eng_chat_msg m[2] = {{"system", system}, {"user", user}};
 	return system ? eng_chat_render_msgs(t, family, m, 2, flags, out, err)
 		      : eng_chat_render_msgs(t, family, m + 1, 1, flags, out, err);

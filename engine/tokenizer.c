@@ -41,10 +41,10 @@ int eng_tok_load(const char *tokenizer_json, const char *tokenizer_config_json, 
 {
 	*out = NULL;
 	if (!tokenizer_json)
-		return eng_tok_fail(err, ENG_EMISUSE, "eng_tok_load: tokenizer.json path is NULL");
+		return eng_errf(err, ENG_EMISUSE, "eng_tok_load: tokenizer.json path is NULL");
 	struct eng_tokenizer *t = calloc(1, sizeof *t);
 	if (!t)
-		return eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory", tokenizer_json);
+		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", tokenizer_json);
 	t->bos = t->eos = t->unk_id = -1;
 	int rc = eng_tok_load_json(t, tokenizer_json, err);
 	if (!rc && tokenizer_config_json)
@@ -58,7 +58,7 @@ int eng_tok_load(const char *tokenizer_json, const char *tokenizer_config_json, 
 	if (t->eos_text)
 		t->eos = eng_tok_id(t, t->eos_text);
 	if ((t->bos_text && t->bos < 0) || (t->eos_text && t->eos < 0)) {
-		rc = eng_tok_fail(err, ENG_EFORMAT, "%s: %s: \"%.60s\" is not a token of %s", tokenizer_config_json,
+		rc = eng_errf(err, ENG_EFORMAT, "%s: %s: \"%.60s\" is not a token of %s", tokenizer_config_json,
 				  t->bos < 0 && t->bos_text ? "bos_token" : "eos_token",
 				  t->bos < 0 && t->bos_text ? t->bos_text : t->eos_text, tokenizer_json);
 		eng_tok_free(t);
@@ -120,7 +120,7 @@ int eng_tok_encode(const struct eng_tokenizer *t, const char *text, size_t len, 
 	*ids = NULL;
 	*n = 0;
 	if (!t || (!text && len))
-		return eng_tok_fail(err, ENG_EMISUSE, "eng_tok_encode: NULL tokenizer or text");
+		return eng_errf(err, ENG_EMISUSE, "eng_tok_encode: NULL tokenizer or text");
 	struct work w = {0};
 	struct eng_tok_ids out = {0};
 	int rc = eng_tok_added_split(&t->raw_match, text, len, &w.raw);
@@ -133,7 +133,7 @@ int eng_tok_encode(const struct eng_tokenizer *t, const char *text, size_t len, 
 	work_fini(&w);
 	if (rc) {
 		free(out.v);
-		return eng_tok_fail(err, rc, "tokenizer: encoding %zu bytes failed: %s", len,
+		return eng_errf(err, rc, "tokenizer: encoding %zu bytes failed: %s", len,
 				    rc == ENG_ENOMEM ? "out of memory" : "regex match error");
 	}
 	*ids = out.v;

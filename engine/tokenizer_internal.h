@@ -6,14 +6,11 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
-
-/* Records the first failure into err (NULL allowed) and returns code. */
-int eng_tok_fail(struct eng_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#include "engine/err.h" /* eng_errf: failures are reported as everywhere in the engine */
 
 /* ---- growable scratch: bytes, spans, ids (grown by doubling; ENG_ENOMEM on failure) ---- */
 struct eng_tok_buf {

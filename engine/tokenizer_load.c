@@ -18,7 +18,7 @@ static int read_file(const char *path, char **out, size_t *n, struct eng_err *er
 	*out = NULL;
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return eng_tok_fail(err, ENG_EIO, "%s: cannot open: %s", path, strerror(errno));
+		return eng_errf(err, ENG_EIO, "%s: cannot open: %s", path, strerror(errno));
 	struct eng_tok_buf b = {0};
 	char chunk[65536];
 	size_t k;
@@ -26,17 +26,17 @@ static int read_file(const char *path, char **out, size_t *n, struct eng_err *er
 		if (eng_tok_buf_add(&b, chunk, k)) {
 			fclose(f);
 			free(b.p);
-			return eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory reading it", path);
+			return eng_errf(err, ENG_ENOMEM, "%s: out of memory reading it", path);
 		}
 	int bad = ferror(f);
 	fclose(f);
 	if (bad) {
 		free(b.p);
-		return eng_tok_fail(err, ENG_EIO, "%s: read error", path);
+		return eng_errf(err, ENG_EIO, "%s: read error", path);
 	}
 	if (eng_tok_buf_add(&b, "", 0)) { /* an empty file still gets a buffer */
 		free(b.p);
-		return eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory reading it", path);
+		return eng_errf(err, ENG_ENOMEM, "%s: out of memory reading it", path);
 	}
 	*out = b.p;
 	*n = b.len;
@@ -57,13 +57,13 @@ static int parse_json(const char *path, cJSON **out, struct eng_err *err)
 		for (size_t i = 0; i < at && i < n; i++)
 			line += text[i] == '\n';
 		free(text);
-		return eng_tok_fail(err, ENG_EFORMAT, "%s:%zu: invalid JSON (byte %zu)", path, line, at);
+		return eng_errf(err, ENG_EFORMAT, "%s:%zu: invalid JSON (byte %zu)", path, line, at);
 	}
 	free(text);
 	if (!cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		return eng_tok_fail(err, ENG_EFORMAT, "%s: expected a JSON object at the top level", path);
+		return eng_errf(err, ENG_EFORMAT, "%s: expected a JSON object at the top level", path);
 	}
 	return ENG_OK;
 }
@@ -82,7 +82,7 @@ static int get_bool(struct ctx *c, const cJSON *obj, const char *field, const ch
 		return ENG_OK;
 	}
 	if (!cJSON_IsBool(v))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.%s: expected true or false", c->file, field, key);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: %s.%s: expected true or false", c->file, field, key);
 	*out = cJSON_IsTrue(v);
 	return ENG_OK;
 }
@@ -91,7 +91,7 @@ static int get_id(struct ctx *c, const cJSON *v, const char *field, int32_t *out
 {
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= MAX_IDS ||
 	    v->valuedouble != (double)(int32_t)v->valuedouble)
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s: expected a token id (integer 0..%u)", c->file, field,
+		return eng_errf(c->err, ENG_EFORMAT, "%s: %s: expected a token id (integer 0..%u)", c->file, field,
 				    MAX_IDS - 1);
 	*out = (int32_t)v->valuedouble;
 	return ENG_OK;
@@ -101,7 +101,7 @@ static const char *type_of(struct ctx *c, const cJSON *obj, const char *field)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "type");
 	if (!cJSON_IsObject(obj) || !cJSON_IsString(t)) {
-		eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.type: expected an object with a string \"type\"", c->file, field);
+		eng_errf(c->err, ENG_EFORMAT, "%s: %s.type: expected an object with a string \"type\"", c->file, field);
 		return NULL;
 	}
 	return t->valuestring;
@@ -124,7 +124,7 @@ static int parse_normalizer(struct ctx *c, struct eng_tokenizer *t, const cJSON 
 		if (strcmp(type, simple[i].name) == 0) {
 			int *v = realloc(t->norm, (t->n_norm + 1) * sizeof *v);
 			if (!v)
-				return eng_tok_fail(c->err, ENG_ENOMEM, "%s: %s: out of memory", c->file, field);
+				return eng_errf(c->err, ENG_ENOMEM, "%s: %s: out of memory", c->file, field);
 			t->norm = v;
 			t->norm[t->n_norm++] = simple[i].kind;
 			return ENG_OK;
@@ -132,7 +132,7 @@ static int parse_normalizer(struct ctx *c, struct eng_tokenizer *t, const cJSON 
 	if (strcmp(type, "Sequence") == 0 && depth < 8) {
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
 		if (!cJSON_IsArray(list))
-			return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.normalizers: expected an array", c->file, field);
+			return eng_errf(c->err, ENG_EFORMAT, "%s: %s.normalizers: expected an array", c->file, field);
 		int i = 0;
 		const cJSON *e;
 		cJSON_ArrayForEach(e, list)
@@ -145,7 +145,7 @@ static int parse_normalizer(struct ctx *c, struct eng_tokenizer *t, const cJSON 
 		}
 		return ENG_OK;
 	}
-	return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: %s.type: normalizer \"%s\" not supported", c->file, field,
+	return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: %s.type: normalizer \"%s\" not supported", c->file, field,
 			    type);
 }
 
@@ -155,7 +155,7 @@ static int add_step(struct ctx *c, struct eng_tokenizer *t, struct eng_tok_pre s
 	struct eng_tok_pre *v = realloc(t->pre, (t->n_pre + 1) * sizeof *v);
 	if (!v) {
 		pcre2_code_free(st.re);
-		return eng_tok_fail(c->err, ENG_ENOMEM, "%s: %s: out of memory", c->file, field);
+		return eng_errf(c->err, ENG_ENOMEM, "%s: %s: out of memory", c->file, field);
 	}
 	t->pre = v;
 	t->pre[t->n_pre++] = st;
@@ -169,7 +169,7 @@ static int parse_split(struct ctx *c, struct eng_tokenizer *t, const cJSON *p, c
 	const cJSON *re = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
 	const cJSON *str = cJSON_GetObjectItemCaseSensitive(pat, "String");
 	if (!cJSON_IsObject(pat) || !(cJSON_IsString(re) || cJSON_IsString(str)))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}",
+		return eng_errf(c->err, ENG_EFORMAT, "%s: %s.pattern: expected {\"Regex\": ...} or {\"String\": ...}",
 				    c->file, field);
 	static const char *names[] = {[ENG_TOK_REMOVED] = "Removed",
 				      [ENG_TOK_ISOLATED] = "Isolated",
@@ -182,7 +182,7 @@ static int parse_split(struct ctx *c, struct eng_tokenizer *t, const cJSON *p, c
 		if (strcmp(b->valuestring, names[i]) == 0)
 			st.behavior = i;
 	if (st.behavior < 0)
-		return eng_tok_fail(c->err, ENG_EFORMAT,
+		return eng_errf(c->err, ENG_EFORMAT,
 				    "%s: %s.behavior: expected Removed, Isolated, MergedWithPrevious, MergedWithNext or "
 				    "Contiguous",
 				    c->file, field);
@@ -225,7 +225,7 @@ static int parse_pre(struct ctx *c, struct eng_tokenizer *t, const cJSON *p, con
 	if (strcmp(type, "Sequence") == 0 && depth < 8) {
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
 		if (!cJSON_IsArray(list))
-			return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.pretokenizers: expected an array", c->file, field);
+			return eng_errf(c->err, ENG_EFORMAT, "%s: %s.pretokenizers: expected an array", c->file, field);
 		int i = 0;
 		const cJSON *e;
 		cJSON_ArrayForEach(e, list)
@@ -237,7 +237,7 @@ static int parse_pre(struct ctx *c, struct eng_tokenizer *t, const cJSON *p, con
 		}
 		return ENG_OK;
 	}
-	return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: %s.type: pre-tokenizer \"%s\" not supported", c->file,
+	return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: %s.type: pre-tokenizer \"%s\" not supported", c->file,
 			    field, type);
 }
 
@@ -245,30 +245,30 @@ static int parse_pre(struct ctx *c, struct eng_tokenizer *t, const cJSON *p, con
 static int check_model(struct ctx *c, struct eng_tokenizer *t, const cJSON *m)
 {
 	if (!cJSON_IsObject(m))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model: expected an object", c->file);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: model: expected an object", c->file);
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
 	if (type && !(cJSON_IsString(type) && strcmp(type->valuestring, "BPE") == 0))
-		return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: model.type: only \"BPE\" is supported, found %s", c->file,
+		return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: model.type: only \"BPE\" is supported, found %s", c->file,
 				    cJSON_IsString(type) ? type->valuestring : "a non-string");
 	static const char *empty_only[] = {"continuing_subword_prefix", "end_of_word_suffix"};
 	for (size_t i = 0; i < 2; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, empty_only[i]);
 		if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !*v->valuestring))
-			return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: model.%s: only null or \"\" is supported", c->file,
+			return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: model.%s: only null or \"\" is supported", c->file,
 					    empty_only[i]);
 	}
 	const cJSON *drop = cJSON_GetObjectItemCaseSensitive(m, "dropout");
 	if (drop && !cJSON_IsNull(drop) && !(cJSON_IsNumber(drop) && drop->valuedouble == 0))
-		return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: model.dropout: only null is supported", c->file);
+		return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: model.dropout: only null is supported", c->file);
 	int rc;
 	if ((rc = get_bool(c, m, "model", "ignore_merges", 0, &t->ignore_merges)) ||
 	    (rc = get_bool(c, m, "model", "byte_fallback", 0, &t->byte_fallback)) ||
 	    (rc = get_bool(c, m, "model", "fuse_unk", 0, &t->fuse_unk)))
 		return rc;
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "vocab")))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.vocab: expected an object of token: id", c->file);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: model.vocab: expected an object of token: id", c->file);
 	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "merges")))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.merges: expected an array", c->file);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: model.merges: expected an array", c->file);
 	return ENG_OK;
 }
 
@@ -300,14 +300,14 @@ static int load_vocab(struct ctx *c, struct eng_tokenizer *t, const cJSON *model
 		n_vocab++;
 	}
 	if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: added_tokens: expected an array", c->file);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: added_tokens: expected an array", c->file);
 	cJSON_ArrayForEach(e, added)
 	{
 		char field[64];
 		snprintf(field, sizeof field, "added_tokens[%zu]", n_added);
 		const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
 		if (!cJSON_IsString(content))
-			return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s.content: expected a string", c->file, field);
+			return eng_errf(c->err, ENG_EFORMAT, "%s: %s.content: expected a string", c->file, field);
 		strcat(field, ".id");
 		if (get_id(c, cJSON_GetObjectItemCaseSensitive(e, "id"), field, &id))
 			return ENG_EFORMAT;
@@ -316,7 +316,7 @@ static int load_vocab(struct ctx *c, struct eng_tokenizer *t, const cJSON *model
 		n_added++;
 	}
 	if (max_id < 0)
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.vocab: empty vocabulary", c->file);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: model.vocab: empty vocabulary", c->file);
 	t->n_ids = (size_t)max_id + 1;
 	t->pool = malloc(2 * bytes + 1); /* token strings, then their decoded bytes (never longer) */
 	t->tok_off = calloc(t->n_ids, sizeof *t->tok_off);
@@ -327,7 +327,7 @@ static int load_vocab(struct ctx *c, struct eng_tokenizer *t, const cJSON *model
 	t->added = calloc(n_added ? n_added : 1, sizeof *t->added);
 	if (!t->pool || !t->tok_off || !t->tok_len || !t->piece_off || !t->piece_len || !t->flags || !t->added ||
 	    eng_tok_strmap_init(&t->vocab, n_vocab + n_added))
-		return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory for %zu tokens", c->file, t->n_ids);
+		return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory for %zu tokens", c->file, t->n_ids);
 	size_t used = 0;
 	cJSON_ArrayForEach(e, vocab)
 	{
@@ -337,7 +337,7 @@ static int load_vocab(struct ctx *c, struct eng_tokenizer *t, const cJSON *model
 		t->tok_len[id] = (uint32_t)n;
 		t->flags[id] |= ENG_TOK_F_PRESENT | ENG_TOK_F_MODEL;
 		if (eng_tok_strmap_put(&t->vocab, t->pool + t->tok_off[id], n, id))
-			return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
+			return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
 	}
 	cJSON_ArrayForEach(e, added)
 	{
@@ -368,7 +368,7 @@ static int load_vocab(struct ctx *c, struct eng_tokenizer *t, const cJSON *model
 		t->tok_len[id] = (uint32_t)n;
 		t->flags[id] |= ENG_TOK_F_PRESENT | ENG_TOK_F_ADDED | (special ? ENG_TOK_F_SPECIAL : 0);
 		if (eng_tok_strmap_put(&t->vocab, a->content, n, id))
-			return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
+			return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
 	}
 	t->pool_len = used;
 	return ENG_OK;
@@ -410,7 +410,7 @@ static void make_pieces(struct eng_tokenizer *t, int byte_level_decoder)
 static int load_merges(struct ctx *c, struct eng_tokenizer *t, const cJSON *merges)
 {
 	if (eng_tok_pairmap_init(&t->merges, (size_t)cJSON_GetArraySize(merges)))
-		return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory for merges", c->file);
+		return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory for merges", c->file);
 	int32_t rank = 0;
 	const cJSON *e;
 	char both[1024];
@@ -421,7 +421,7 @@ static int load_merges(struct ctx *c, struct eng_tokenizer *t, const cJSON *merg
 		if (cJSON_IsString(e)) { /* "a b" (models/bpe/serialization.rs: split on the space) */
 			const char *sp = strchr(e->valuestring, ' ');
 			if (!sp || strchr(sp + 1, ' '))
-				return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.merges[%d]: expected \"left right\", found \"%.60s\"",
+				return eng_errf(c->err, ENG_EFORMAT, "%s: model.merges[%d]: expected \"left right\", found \"%.60s\"",
 						    c->file, rank, e->valuestring);
 			a = e->valuestring;
 			la = (size_t)(sp - a);
@@ -434,23 +434,23 @@ static int load_merges(struct ctx *c, struct eng_tokenizer *t, const cJSON *merg
 			la = strlen(a);
 			lb = strlen(b);
 		} else {
-			return eng_tok_fail(c->err, ENG_EFORMAT,
+			return eng_errf(c->err, ENG_EFORMAT,
 					    "%s: model.merges[%d]: expected a \"left right\" string or a [left, right] array",
 					    c->file, rank);
 		}
 		int32_t ia = eng_tok_strmap_get(&t->vocab, a, la), ib = eng_tok_strmap_get(&t->vocab, b, lb);
 		if (la + lb >= sizeof both)
-			return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.merges[%d]: merged token longer than %zu bytes",
+			return eng_errf(c->err, ENG_EFORMAT, "%s: model.merges[%d]: merged token longer than %zu bytes",
 					    c->file, rank, sizeof both - 1);
 		memcpy(both, a, la);
 		memcpy(both + la, b, lb);
 		int32_t im = eng_tok_strmap_get(&t->vocab, both, la + lb);
 		if (ia < 0 || ib < 0 || im < 0)
-			return eng_tok_fail(c->err, ENG_EFORMAT, "%s: model.merges[%d]: token \"%.*s\" is not in model.vocab",
+			return eng_errf(c->err, ENG_EFORMAT, "%s: model.merges[%d]: token \"%.*s\" is not in model.vocab",
 					    c->file, rank, (int)(ia < 0 ? la : ib < 0 ? lb : la + lb),
 					    ia < 0 ? a : ib < 0 ? b : both);
 		if (eng_tok_pairmap_put(&t->merges, ia, ib, rank, im))
-			return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory for merges", c->file);
+			return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory for merges", c->file);
 		rank++;
 	}
 	return ENG_OK;
@@ -465,7 +465,7 @@ static int parse_decoder(struct ctx *c, const cJSON *d, int *byte_level)
 	if (!type)
 		return ENG_EFORMAT;
 	if (strcmp(type, "ByteLevel") != 0)
-		return eng_tok_fail(c->err, ENG_EUNSUPPORTED, "%s: decoder.type: decoder \"%s\" not supported (ByteLevel only)",
+		return eng_errf(c->err, ENG_EUNSUPPORTED, "%s: decoder.type: decoder \"%s\" not supported (ByteLevel only)",
 				    c->file, type);
 	*byte_level = 1;
 	return ENG_OK;
@@ -493,7 +493,7 @@ int eng_tok_load_json(struct eng_tokenizer *t, const char *path, struct eng_err 
 	const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
 	t->unk_id = -1;
 	if (cJSON_IsString(unk) && (t->unk_id = eng_tok_strmap_get(&t->vocab, unk->valuestring, strlen(unk->valuestring))) < 0) {
-		rc = eng_tok_fail(err, ENG_EFORMAT, "%s: model.unk_token: \"%.60s\" is not in model.vocab", path,
+		rc = eng_errf(err, ENG_EFORMAT, "%s: model.unk_token: \"%.60s\" is not in model.vocab", path,
 				  unk->valuestring);
 		goto out;
 	}
@@ -512,7 +512,7 @@ int eng_tok_load_json(struct eng_tokenizer *t, const char *path, struct eng_err 
 	if (!raw || !norm) {
 		free(raw);
 		free(norm);
-		rc = eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory", path);
+		rc = eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	for (size_t i = 0; i < t->n_added; i++) {
@@ -530,7 +530,7 @@ int eng_tok_load_json(struct eng_tokenizer *t, const char *path, struct eng_err 
 			if (rc) {
 				free(raw);
 				free(norm);
-				rc = eng_tok_fail(err, rc, "%s: added_tokens[%zu]: normalizing the content failed", path, i);
+				rc = eng_errf(err, rc, "%s: added_tokens[%zu]: normalizing the content failed", path, i);
 				goto out;
 			}
 		}
@@ -541,9 +541,9 @@ int eng_tok_load_json(struct eng_tokenizer *t, const char *path, struct eng_err 
 	}
 	if (eng_tok_matcher_build(&t->raw_match, raw, n_raw)) {
 		free(norm);
-		rc = eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory", path);
+		rc = eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
 	} else if (eng_tok_matcher_build(&t->norm_match, norm, n_norm)) {
-		rc = eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory", path);
+		rc = eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
 	}
 out:
 	cJSON_Delete(root);
@@ -559,9 +559,9 @@ static int config_token(struct ctx *c, const cJSON *root, const char *key, char 
 	if (cJSON_IsObject(v))
 		v = cJSON_GetObjectItemCaseSensitive(v, "content");
 	if (!cJSON_IsString(v))
-		return eng_tok_fail(c->err, ENG_EFORMAT, "%s: %s: expected a string or {\"content\": string}", c->file, key);
+		return eng_errf(c->err, ENG_EFORMAT, "%s: %s: expected a string or {\"content\": string}", c->file, key);
 	if (!(*out = strdup(v->valuestring)))
-		return eng_tok_fail(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
+		return eng_errf(c->err, ENG_ENOMEM, "%s: out of memory", c->file);
 	return ENG_OK;
 }
 
@@ -588,18 +588,18 @@ int eng_tok_load_config(struct eng_tokenizer *t, const char *path, struct eng_er
 			const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
 			const cJSON *tt = cJSON_GetObjectItemCaseSensitive(e, "template");
 			if (!cJSON_IsString(tt)) {
-				rc = eng_tok_fail(err, ENG_EFORMAT, "%s: chat_template[]: expected {\"name\", \"template\"}", path);
+				rc = eng_errf(err, ENG_EFORMAT, "%s: chat_template[]: expected {\"name\", \"template\"}", path);
 				goto out;
 			}
 			if (!tmpl || (cJSON_IsString(name) && strcmp(name->valuestring, "default") == 0))
 				tmpl = tt->valuestring;
 		}
 	} else if (ct && !cJSON_IsNull(ct)) {
-		rc = eng_tok_fail(err, ENG_EFORMAT, "%s: chat_template: expected a string or a list of templates", path);
+		rc = eng_errf(err, ENG_EFORMAT, "%s: chat_template: expected a string or a list of templates", path);
 		goto out;
 	}
 	if (tmpl && !(t->chat_template = strdup(tmpl)))
-		rc = eng_tok_fail(err, ENG_ENOMEM, "%s: out of memory", path);
+		rc = eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
 out:
 	cJSON_Delete(root);
 	return rc;

@@ -1,23 +1,10 @@
-/* tokenizer_map.c — the tokenizer's plumbing: error recording, growable scratch buffers, the two
+/* tokenizer_map.c — the tokenizer's plumbing: growable scratch buffers, the two
  * open-addressing hash maps (token string -> id, merge pair -> rank) and GPT-2's byte <-> char
  * table. Open addressing with linear probing keeps a 150k vocab in two flat arrays. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/tokenizer_internal.h"
-
-int eng_tok_fail(struct eng_err *err, int code, const char *fmt, ...)
-{
-	if (!err || err->code)
-		return code; /* the first failure is the root cause */
-	err->code = code;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {

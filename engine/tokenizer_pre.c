@@ -65,7 +65,7 @@ int eng_tok_regex_compile(const char *file, const char *field, const char *patte
 	struct eng_tok_buf pat = {0};
 	int rc = literal ? eng_tok_buf_add(&pat, pattern, strlen(pattern)) : translate(pattern, &pat);
 	if (rc)
-		return eng_tok_fail(err, rc, "%s: %s: out of memory", file, field);
+		return eng_errf(err, rc, "%s: %s: out of memory", file, field);
 	int ecode;
 	PCRE2_SIZE eoff;
 	/* PCRE2_LITERAL refuses UCP, which a literal does not need */
@@ -75,7 +75,7 @@ int eng_tok_regex_compile(const char *file, const char *field, const char *patte
 	if (!re) {
 		PCRE2_UCHAR msg[120];
 		pcre2_get_error_message(ecode, msg, sizeof msg);
-		return eng_tok_fail(err, ENG_EFORMAT, "%s: %s: regex does not compile at offset %zu: %s", file, field,
+		return eng_errf(err, ENG_EFORMAT, "%s: %s: regex does not compile at offset %zu: %s", file, field,
 				    (size_t)eoff, (const char *)msg);
 	}
 	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* a failure only means the slower interpreter */
