@@ -240,21 +240,31 @@ static int finish(struct eng_st *st, struct eng_err *err)
 	return ENG_OK;
 }
 
-int eng_st_open(const char *path, struct eng_st **out, struct eng_err *err)
+/* One whole .safetensors file into st. */
+static int open_file(struct eng_st *st, const char *path, struct eng_err *err)
 {
-	*out = NULL;
-	struct eng_st *st = calloc(1, sizeof *st);
-	if (!st)
-		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
 	int rc = add_file(st, path, err);
-	if (rc == ENG_OK)
-		rc = finish(st, err);
+	return rc ? rc : finish(st, err);
+}
+
+/* The end of an open: st handed out when rc is ENG_OK, else closed (nothing half-open is left). */
+static int hand_out(struct eng_st *st, int rc, struct eng_st **out)
+{
 	if (rc) {
 		eng_st_close(st);
 		return rc;
 	}
 	*out = st;
 	return ENG_OK;
+}
+
+int eng_st_open(const char *path, struct eng_st **out, struct eng_err *err)
+{
+	*out = NULL;
+	struct eng_st *st = calloc(1, sizeof *st);
+	if (!st)
+		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", path);
+	return hand_out(st, open_file(st, path, err), out);
 }
 
 static char *read_small_file(const char *path, size_t limit, int *rc, struct eng_err *err)
@@ -344,20 +354,8 @@ int eng_st_open_dir(const char *dir, struct eng_st **out, struct eng_err *err)
 	struct eng_st *st = calloc(1, sizeof *st);
 	if (!st)
 		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
-	int rc;
-	if (access(index, F_OK) == 0) {
-		rc = open_index(st, dir, index, err);
-	} else {
-		rc = add_file(st, single, err);
-		if (rc == ENG_OK)
-			rc = finish(st, err);
-	}
-	if (rc) {
-		eng_st_close(st);
-		return rc;
-	}
-	*out = st;
-	return ENG_OK;
+	int rc = access(index, F_OK) == 0 ? open_index(st, dir, index, err) : open_file(st, single, err);
+	return hand_out(st, rc, out);
 }
 
 const struct eng_st_tensor *eng_st_find(const struct eng_st *st, const char *name)
