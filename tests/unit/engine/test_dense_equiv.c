@@ -34,7 +34,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +43,7 @@
 #include "engine/model.h"
 #include "engine/paged.h"
 #include "engine/safetensors.h"
+#include "tests/unit/testutil.h"
 
 #define SRC "tests/fixtures/random/tiny-random-qwen3-moe-bf16"
 #define PROMPT 2 /* reference prompt2: 40 tokens */
@@ -772,19 +772,10 @@ static void test_tied_embeddings(void **st)
 
 /* ---- setup ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(tmp, sizeof tmp, "/tmp/eng_dense_XXXXXX");
-	if (!mkdtemp(tmp))
+	if (tu_tmpdir(tmp, sizeof tmp, "dense"))
 		return -1;
 	struct eng_st *ref = NULL;
 	if (eng_st_open(SRC "/reference.safetensors", &ref, NULL))
@@ -859,7 +850,7 @@ static int teardown(void **st)
 {
 	(void)st;
 	free(ref_logits);
-	return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tu_rmtree(tmp);
 }
 
 int main(void)

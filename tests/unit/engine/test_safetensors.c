@@ -17,6 +17,7 @@
 
 #include "engine/model.h"
 #include "engine/safetensors.h"
+#include "tests/unit/testutil.h"
 
 #define SRC "tests/fixtures/random/tiny-random-qwen3-moe-bf16"
 
@@ -25,16 +26,13 @@ static char tmp[64];
 static int setup(void **st)
 {
 	(void)st;
-	strcpy(tmp, "/tmp/eng_st_XXXXXX");
-	return mkdtemp(tmp) ? 0 : -1;
+	return tu_tmpdir(tmp, sizeof tmp, "st");
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-	return system(cmd);
+	return tu_rmtree(tmp);
 }
 
 static void copy_file(const char *from, const char *to, long limit)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
+#include "tests/unit/testutil.h"
 
 #define TINY_JSON "tests/fixtures/tiny-tokenizer/tokenizer.json"
 #define TINY_CONFIG "tests/fixtures/tiny-tokenizer/tokenizer_config.json"
@@ -25,19 +26,9 @@
 /* ---- helpers ---- */
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-	s[n] = 0;
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
+	char *s = tu_slurp(path, len);
+	if (!s)
+		fail_msg("cannot read %s", path);
 	return s;
 }
 
@@ -46,16 +37,13 @@ static char tmpdir[64];
 static int make_tmpdir(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/evalh-tok-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_tmpdir(tmpdir, sizeof tmpdir, "tok");
 }
 
 static int remove_tmpdir(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(tmpdir);
 }
 
 static const char *write_tmp(const char *name, const char *text)

