@@ -12,6 +12,7 @@
 #include "engine/err.h"
 #include "engine/model.h"
 #include "engine/parallel.h"
+#include "engine/pool.h"
 
 struct eng_split {
 	int tp, ep, n;
@@ -22,12 +23,7 @@ struct eng_split {
 struct eng_split_state {
 	const struct eng_split *sp;
 	struct eng_state **st; /* [n] */
-	pthread_t *th;         /* [n] ranks 1.. (rank 0 is the caller) */
-	int n_started;
-	pthread_mutex_t mu;
-	pthread_cond_t go_cv, done_cv;
-	unsigned long go_gen;
-	int n_done, quit;
+	struct eng_pool *ranks; /* thread r runs rank r (rank 0 the caller); NULL for one rank */
 	int token, pos, flags; /* the step being run */
 	int *rc;               /* [n] */
 };
@@ -161,35 +157,10 @@ static int run_rank(struct eng_split_state *ss, int r)
 	return rc;
 }
 
-struct rank_arg {
-	struct eng_split_state *ss;
-	int rank;
-};
-
-static void *rank_loop(void *arg)
+static void rank_step(void *arg, int r)
 {
-	struct rank_arg *a = arg;
-	struct eng_split_state *ss = a->ss;
-	int r = a->rank;
-	free(a);
-	unsigned long seen = 0;
-	for (;;) {
-		pthread_mutex_lock(&ss->mu);
-		while (ss->go_gen == seen && !ss->quit)
-			pthread_cond_wait(&ss->go_cv, &ss->mu);
-		if (ss->quit) {
-			pthread_mutex_unlock(&ss->mu);
-			return NULL;
-		}
-		seen = ss->go_gen;
-		pthread_mutex_unlock(&ss->mu);
-		int rc = run_rank(ss, r);
-		pthread_mutex_lock(&ss->mu);
-		ss->rc[r] = rc;
-		ss->n_done++;
-		pthread_cond_signal(&ss->done_cv);
-		pthread_mutex_unlock(&ss->mu);
-	}
+	struct eng_split_state *ss = arg;
+	ss->rc[r] = run_rank(ss, r);
 }
 
 void eng_split_state_free(struct eng_state *s)
@@ -197,19 +168,10 @@ void eng_split_state_free(struct eng_state *s)
 	struct eng_split_state *ss = s->split;
 	if (!ss)
 		return;
-	pthread_mutex_lock(&ss->mu);
-	ss->quit = 1;
-	pthread_cond_broadcast(&ss->go_cv);
-	pthread_mutex_unlock(&ss->mu);
-	for (int i = 0; i < ss->n_started; i++)
-		pthread_join(ss->th[i], NULL);
+	eng_pool_free(ss->ranks); /* joins the ranks' threads before their states go */
 	for (int r = 0; ss->st && r < ss->sp->n; r++)
 		eng_state_free(ss->st[r]);
-	pthread_mutex_destroy(&ss->mu);
-	pthread_cond_destroy(&ss->go_cv);
-	pthread_cond_destroy(&ss->done_cv);
 	free(ss->st);
-	free(ss->th);
 	free(ss->rc);
 	free(ss);
 	s->split = NULL;
@@ -222,14 +184,10 @@ int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct 
 	if (!ss)
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
 	ss->sp = sp;
-	pthread_mutex_init(&ss->mu, NULL);
-	pthread_cond_init(&ss->go_cv, NULL);
-	pthread_cond_init(&ss->done_cv, NULL);
 	s->split = ss;
 	ss->st = calloc((size_t)sp->n, sizeof *ss->st);
-	ss->th = calloc((size_t)sp->n, sizeof *ss->th);
 	ss->rc = calloc((size_t)sp->n, sizeof *ss->rc);
-	if (!ss->st || !ss->th || !ss->rc)
+	if (!ss->st || !ss->rc)
 		return eng_errf(err, ENG_ENOMEM, "out of memory for the run state");
 	for (int r = 0; r < sp->n; r++) {
 		int rc = eng_state_create(sp->ranks[r], max_seq, &ss->st[r], err);
@@ -238,16 +196,8 @@ int eng_split_state_create(const struct eng_transformer *t, int max_seq, struct 
 		ss->st[r]->comm = (struct eng_comms){.tp = sp->tpc[r], .world = sp->world[r]};
 	}
 	s->logits = ss->st[0]->logits; /* eng_forward returns rank 0's (the whole vocabulary, gathered) */
-	for (int r = 1; r < sp->n; r++) {
-		struct rank_arg *a = malloc(sizeof *a);
-		if (a)
-			*a = (struct rank_arg){.ss = ss, .rank = r};
-		if (!a || pthread_create(&ss->th[ss->n_started], NULL, rank_loop, a) != 0) {
-			free(a);
-			return eng_errf(err, ENG_ENOMEM, "cannot start the thread of rank %d", r);
-		}
-		ss->n_started++;
-	}
+	if (sp->n > 1 && !(ss->ranks = eng_pool_create(sp->n)))
+		return eng_errf(err, ENG_ENOMEM, "cannot start the threads of the %d ranks", sp->n);
 	return ENG_OK;
 }
 
@@ -268,19 +218,10 @@ const float *eng_split_forward(const struct eng_transformer *t, struct eng_state
 	const int n = t->split->n;
 	if (s->err.code)
 		return NULL; /* a failed collective leaves the groups unusable */
-	pthread_mutex_lock(&ss->mu);
 	ss->token = token;
 	ss->pos = pos;
 	ss->flags = flags;
-	ss->n_done = 0;
-	ss->go_gen++;
-	pthread_cond_broadcast(&ss->go_cv);
-	pthread_mutex_unlock(&ss->mu);
-	ss->rc[0] = run_rank(ss, 0);
-	pthread_mutex_lock(&ss->mu);
-	while (ss->n_done < n - 1)
-		pthread_cond_wait(&ss->done_cv, &ss->mu);
-	pthread_mutex_unlock(&ss->mu);
+	eng_pool_run(ss->ranks, rank_step, ss); /* every rank at once: they meet in the collectives */
 	int pick = -1; /* the root cause first, as at load */
 	for (int r = 0; r < n && pick < 0; r++)
 		if (ss->rc[r] && ss->rc[r] != ENG_ECOMM)

@@ -1,7 +1,7 @@
-/* pool.c — row-parallel matrix products on pthreads, for single-token and batched steps alike.
- * The caller's thread takes the first share of the output rows, workers the others; a generation
- * counter under one mutex hands out each job, so a worker that wakes late can never run a stale
- * job twice. */
+/* pool.c — a fixed set of pthreads running one function on every thread at once: the caller's
+ * thread is share 0, worker i share i. A generation counter under one mutex hands out each job, so
+ * a worker that wakes late can never run a stale job twice. On it: row-parallel matrix products
+ * for single-token and batched steps, and the ranks of a split model (parallel_run.c). */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -11,13 +11,13 @@
 /* Below this many multiply-adds the wake-up costs more than the work saves. */
 #define POOL_MIN_WORK (1 << 16)
 
-/* One job: eng_linear_rows(y, ldy, l, x, ldx, rows). */
-struct pool_job {
+/* eng_linear_rows(y, ldy, l, x, ldx, rows), its output rows cut into n_shares shares. */
+struct linear_job {
 	float *y;
 	size_t ldy, ldx;
 	const struct eng_linear *l;
 	const float *x;
-	int rows;
+	int rows, n_shares;
 };
 
 struct eng_pool {
@@ -27,22 +27,14 @@ struct eng_pool {
 	pthread_cond_t go, done;
 	unsigned long gen;
 	int pending, quit;
-	struct pool_job job;
+	void (*fn)(void *arg, int share); /* the job */
+	void *arg;
 };
 
 struct worker_arg {
 	struct eng_pool *p;
 	int idx;
 };
-
-static void run_share(const struct eng_pool *p, int idx, const struct pool_job *j)
-{
-	const struct eng_linear *l = j->l;
-	int lo = (int)((long)l->out * idx / p->n), hi = (int)((long)l->out * (idx + 1) / p->n);
-	struct eng_linear part = {.w = l->w + (size_t)lo * l->in, .b = l->b ? l->b + lo : NULL, .out = hi - lo, .in = l->in};
-	if (part.out > 0)
-		eng_linear_rows(j->y + lo, j->ldy, &part, j->x, j->ldx, j->rows);
-}
 
 static void *worker(void *arg)
 {
@@ -58,9 +50,10 @@ static void *worker(void *arg)
 		if (p->quit)
 			break;
 		seen = p->gen;
-		struct pool_job job = p->job;
+		void (*fn)(void *, int) = p->fn;
+		void *fn_arg = p->arg;
 		pthread_mutex_unlock(&p->mu);
-		run_share(p, idx, &job);
+		fn(fn_arg, idx);
 		pthread_mutex_lock(&p->mu);
 		if (--p->pending == 0)
 			pthread_cond_signal(&p->done);
@@ -115,6 +108,36 @@ struct eng_pool *eng_pool_create(int n_threads)
 	return p;
 }
 
+void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int share), void *arg)
+{
+	if (!p) {
+		fn(arg, 0);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->arg = arg;
+	p->pending = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	fn(arg, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending > 0)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void linear_share(void *arg, int idx)
+{
+	const struct linear_job *j = arg;
+	const struct eng_linear *l = j->l;
+	int lo = (int)((long)l->out * idx / j->n_shares), hi = (int)((long)l->out * (idx + 1) / j->n_shares);
+	struct eng_linear part = {.w = l->w + (size_t)lo * l->in, .b = l->b ? l->b + lo : NULL, .out = hi - lo, .in = l->in};
+	if (part.out > 0)
+		eng_linear_rows(j->y + lo, j->ldy, &part, j->x, j->ldx, j->rows);
+}
+
 void eng_pool_linear_rows(struct eng_pool *p, float *y, size_t ldy, const struct eng_linear *l, const float *x,
 			  size_t ldx, int n)
 {
@@ -124,18 +147,8 @@ void eng_pool_linear_rows(struct eng_pool *p, float *y, size_t ldy, const struct
 		eng_linear_rows(y, ldy, l, x, ldx, n);
 		return;
 	}
-	const struct pool_job job = {.y = y, .ldy = ldy, .ldx = ldx, .l = l, .x = x, .rows = n};
-	pthread_mutex_lock(&p->mu);
-	p->job = job;
-	p->pending = p->n - 1;
-	p->gen++;
-	pthread_cond_broadcast(&p->go);
-	pthread_mutex_unlock(&p->mu);
-	run_share(p, 0, &job);
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	struct linear_job job = {.y = y, .ldy = ldy, .ldx = ldx, .l = l, .x = x, .rows = n, .n_shares = p->n};
+	eng_pool_run(p, linear_share, &job);
 }
 
 void eng_pool_linear(struct eng_pool *p, float *y, const struct eng_linear *l, const float *x)
