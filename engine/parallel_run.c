@@ -3,7 +3,6 @@
  * own thread), the ranks' run states, and one forward step driven on all of them. Rank 0 runs on
  * the caller's thread and its logits are the result; a rank that fails aborts the world so the
  * others return at once instead of waiting for their timeout. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,26 +47,36 @@ void eng_split_free(struct eng_split *sp)
 
 /* ---- loading: every rank joins the tp split (a collective) and then loads its slice ---- */
 
+/* The rank whose failure to report: the root cause, a rank's own failure rather than the others'
+ * "group failed" (ENG_ECOMM); -1 when none failed. */
+static int root_cause(const int *rc, int n)
+{
+	for (int r = 0; r < n; r++)
+		if (rc[r] && rc[r] != ENG_ECOMM)
+			return r;
+	for (int r = 0; r < n; r++)
+		if (rc[r])
+			return r;
+	return -1;
+}
+
 struct load_job {
 	struct eng_split *sp;
 	const char *dir;
-	int rank, rc;
-	struct eng_err err;
-	pthread_t th;
+	int *rc;              /* [n] */
+	struct eng_err *errs; /* [n] */
 };
 
-static void *load_rank(void *arg)
+static void load_rank(void *arg, int r)
 {
 	struct load_job *j = arg;
 	struct eng_split *sp = j->sp;
-	int r = j->rank;
 	/* tp group: the ranks sharing ep_rank (world rank = ep_rank * tp + tp_rank) */
-	j->rc = eng_comm_split(sp->world[r], r / sp->tp, r % sp->tp, &sp->tpc[r], &j->err);
-	if (j->rc)
+	j->rc[r] = eng_comm_split(sp->world[r], r / sp->tp, r % sp->tp, &sp->tpc[r], &j->errs[r]);
+	if (j->rc[r])
 		eng_comm_abort(sp->world[r], "tp split failed");
 	else
-		j->rc = eng_transformer_load_part(j->dir, sp->tp, sp->ep, r, &sp->ranks[r], &j->err);
-	return NULL;
+		j->rc[r] = eng_transformer_load_part(j->dir, sp->tp, sp->ep, r, &sp->ranks[r], &j->errs[r]);
 }
 
 int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm, int timeout_ms,
@@ -79,11 +88,14 @@ int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm
 	int n = tp * ep, rc;
 	struct eng_transformer *t = calloc(1, sizeof *t);
 	struct eng_split *sp = calloc(1, sizeof *sp);
-	struct load_job *jobs = calloc((size_t)n, sizeof *jobs);
-	if (!t || !sp || !jobs) {
+	int *rcs = calloc((size_t)n, sizeof *rcs);
+	struct eng_err *errs = calloc((size_t)n, sizeof *errs);
+	struct eng_pool *threads = NULL;
+	if (!t || !sp || !rcs || !errs) {
 		free(t);
 		free(sp);
-		free(jobs);
+		free(rcs);
+		free(errs);
 		return eng_errf(err, ENG_ENOMEM, "%s: out of memory", dir);
 	}
 	t->split = sp;
@@ -105,29 +117,16 @@ int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm
 		rc = eng_errf(err, ENG_EMISUSE, "comm '%s': expected cpu or nccl", comm);
 	if (rc)
 		goto done;
-	int started = 0;
-	for (int r = 0; r < n; r++) {
-		jobs[r] = (struct load_job){.sp = sp, .dir = dir, .rank = r};
-		if (pthread_create(&jobs[r].th, NULL, load_rank, &jobs[r]) != 0) {
-			jobs[r].rc = eng_errf(&jobs[r].err, ENG_ENOMEM, "cannot start the thread of rank %d", r);
-			eng_comm_abort(sp->world[r], "thread not started");
-			break;
-		}
-		started++;
+	if (n > 1 && !(threads = eng_pool_create(n))) { /* the ranks load at once: they meet in the splits */
+		rc = eng_errf(err, ENG_ENOMEM, "cannot start the threads of the %d ranks", n);
+		goto done;
 	}
-	for (int r = 0; r < started; r++)
-		pthread_join(jobs[r].th, NULL);
-	/* the root cause: a rank's own failure rather than the others' "group failed" */
-	int pick = -1;
-	for (int r = 0; r < n && pick < 0; r++)
-		if (jobs[r].rc && jobs[r].rc != ENG_ECOMM)
-			pick = r;
-	for (int r = 0; r < n && pick < 0; r++)
-		if (jobs[r].rc)
-			pick = r;
+	struct load_job job = {.sp = sp, .dir = dir, .rc = rcs, .errs = errs};
+	eng_pool_run(threads, load_rank, &job);
+	int pick = root_cause(rcs, n);
 	if (pick >= 0) {
-		rc = jobs[pick].rc;
-		eng_errf(err, rc, "rank %d: %s", pick, jobs[pick].err.msg);
+		rc = rcs[pick];
+		eng_errf(err, rc, "rank %d: %s", pick, errs[pick].msg);
 		goto done;
 	}
 	t->cfg = sp->ranks[0]->cfg;
@@ -135,7 +134,9 @@ int eng_transformer_load_split(const char *dir, int tp, int ep, const char *comm
 	for (int r = 0; r < n; r++)
 		t->n_params += sp->ranks[r]->n_params;
 done:
-	free(jobs);
+	eng_pool_free(threads);
+	free(rcs);
+	free(errs);
 	if (rc) {
 		eng_transformer_free(t);
 		return rc;
@@ -222,13 +223,7 @@ const float *eng_split_forward(const struct eng_transformer *t, struct eng_state
 	ss->pos = pos;
 	ss->flags = flags;
 	eng_pool_run(ss->ranks, rank_step, ss); /* every rank at once: they meet in the collectives */
-	int pick = -1; /* the root cause first, as at load */
-	for (int r = 0; r < n && pick < 0; r++)
-		if (ss->rc[r] && ss->rc[r] != ENG_ECOMM)
-			pick = r;
-	for (int r = 0; r < n && pick < 0; r++)
-		if (ss->rc[r])
-			pick = r;
+	int pick = root_cause(ss->rc, n);
 	if (pick >= 0) {
 		eng_errf(&s->err, ss->rc[pick], "rank %d: %s", pick, ss->st[pick]->err.msg);
 		return NULL;
