@@ -181,14 +181,18 @@ struct stage {
 	int host;
 };
 
+/* The start of every data-moving op: begin(), then the host -> device half of the staging. */
 static int stage_in(struct nccl_comm *h, struct stage *s, const char *op, struct eng_err *err)
 {
+	int rc = begin(h, op, err);
+	if (rc)
+		return rc;
 	s->host = !on_device(s->out);
 	s->din = s->in;
 	s->dout = s->out;
 	if (!s->host)
 		return ENG_OK;
-	int rc = grow(h, &h->dsend, &h->dsend_n, s->n_in ? s->n_in : 1, err);
+	rc = grow(h, &h->dsend, &h->dsend_n, s->n_in ? s->n_in : 1, err);
 	if (!rc)
 		rc = grow(h, &h->drecv, &h->drecv_n, s->n_out ? s->n_out : 1, err);
 	if (rc)
@@ -213,9 +217,7 @@ static int n_all_reduce(struct eng_comm *c, float *buf, size_t n, struct eng_err
 {
 	struct nccl_comm *h = (struct nccl_comm *)c;
 	struct stage s = {.in = buf, .out = buf, .n_in = n, .n_out = n};
-	int rc = begin(h, "all_reduce", err);
-	if (!rc)
-		rc = stage_in(h, &s, "all_reduce", err);
+	int rc = stage_in(h, &s, "all_reduce", err);
 	if (rc)
 		return rc;
 	ncclResult_t r = lib.ncclAllReduce(s.din, s.dout, n, ncclFloat32, ncclSum, h->comm, h->stream);
@@ -226,9 +228,7 @@ static int n_all_gather(struct eng_comm *c, const float *send, float *recv, size
 {
 	struct nccl_comm *h = (struct nccl_comm *)c;
 	struct stage s = {.in = send, .out = recv, .n_in = n, .n_out = n * (size_t)c->size};
-	int rc = begin(h, "all_gather", err);
-	if (!rc)
-		rc = stage_in(h, &s, "all_gather", err);
+	int rc = stage_in(h, &s, "all_gather", err);
 	if (rc)
 		return rc;
 	ncclResult_t r = lib.ncclAllGather(s.din, s.dout, n, ncclFloat32, h->comm, h->stream);
@@ -246,9 +246,7 @@ static int n_all_to_allv(struct eng_comm *c, const float *send, const size_t *sc
 		if (rd[i] + rc_[i] > s.n_out)
 			s.n_out = rd[i] + rc_[i];
 	}
-	int rc = begin(h, "all_to_allv", err);
-	if (!rc)
-		rc = stage_in(h, &s, "all_to_allv", err);
+	int rc = stage_in(h, &s, "all_to_allv", err);
 	if (rc)
 		return rc;
 	ncclResult_t r = lib.ncclGroupStart();
@@ -266,9 +264,7 @@ static int n_broadcast(struct eng_comm *c, float *buf, size_t n, int root, struc
 {
 	struct nccl_comm *h = (struct nccl_comm *)c;
 	struct stage s = {.in = buf, .out = buf, .n_in = n, .n_out = n};
-	int rc = begin(h, "broadcast", err);
-	if (!rc)
-		rc = stage_in(h, &s, "broadcast", err);
+	int rc = stage_in(h, &s, "broadcast", err);
 	if (rc)
 		return rc;
 	ncclResult_t r = lib.ncclBroadcast(s.din, s.dout, n, ncclFloat32, root, h->comm, h->stream);
