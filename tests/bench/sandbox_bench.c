@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "scorers/code.h"
+#include "scorers/code_int.h"
 #include "scorers/sandbox.h"
 
 static const char PROGRAM[] = "def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('ok')\n";
@@ -31,25 +32,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The real interpreter behind python3 (a pyenv shim would need our environment in the sandbox,
- * and would cost the bare side a shell start). */
+/* The real interpreter behind python3, as the code scorer resolves it (scr_prog_python): PATH may
+ * hold a pyenv shim that needs our environment. py_prefix stays empty when it lives under /usr. */
 static int find_python(void)
 {
-	char *p = sbx_which("python3");
-	if (!p)
+	struct scr_code_opts o;
+	struct scr_prog p;
+	memset(&o, 0, sizeof o);
+	snprintf(o.python, sizeof o.python, "python3");
+	if (scr_prog_python(&o, &p, NULL) != 0)
 		return -1;
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "'%s' -c 'import os,sys;print(os.path.realpath(sys.executable));"
-		 "print(os.path.realpath(sys.base_prefix))'", p);
-	free(p);
-	FILE *f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	int ok = fgets(py_exe, sizeof py_exe, f) && fgets(py_prefix, sizeof py_prefix, f);
-	pclose(f);
-	py_exe[strcspn(py_exe, "\n")] = 0;
-	py_prefix[strcspn(py_prefix, "\n")] = 0;
-	return ok && py_exe[0] == '/' ? 0 : -1;
+	snprintf(py_exe, sizeof py_exe, "%s", p.exe);
+	snprintf(py_prefix, sizeof py_prefix, "%s", p.prefix[0]);
+	return 0;
 }
 
 /* ---- one execution, three ways ---------------------------------------------------------------- */
@@ -62,7 +57,7 @@ static int run_sandbox(void)
 	struct sbx_spec s;
 	memset(&s, 0, sizeof s);
 	s.argv = argv;
-	s.ro_paths = strncmp(py_prefix, "/usr", 4) == 0 ? NULL : ro;
+	s.ro_paths = py_prefix[0] ? ro : NULL;
 	s.files = &f;
 	s.n_files = 1;
 	sbx_limits_defaults(&s.limits);

@@ -20,28 +20,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scorers/code_int.h"
 #include "scorers/sandbox.h"
 
 static char py_exe[1024], py_prefix[1024];
 
-/* The real interpreter behind python3 (PATH may hold a pyenv shim that needs our environment). */
+/* The real interpreter behind python3, as the code scorer resolves it (scr_prog_python): PATH may
+ * hold a pyenv shim that needs our environment. py_prefix stays empty when it lives under /usr. */
 static int find_python(void)
 {
-	char *p = sbx_which("python3");
-	if (!p)
+	struct scr_code_opts o;
+	struct scr_prog p;
+	memset(&o, 0, sizeof o);
+	snprintf(o.python, sizeof o.python, "python3");
+	if (scr_prog_python(&o, &p, NULL) != 0)
 		return -1;
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "'%s' -c 'import os,sys;print(os.path.realpath(sys.executable));"
-		 "print(os.path.realpath(sys.base_prefix))'", p);
-	free(p);
-	FILE *f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	int ok = fgets(py_exe, sizeof py_exe, f) && fgets(py_prefix, sizeof py_prefix, f);
-	pclose(f);
-	py_exe[strcspn(py_exe, "\n")] = 0;
-	py_prefix[strcspn(py_prefix, "\n")] = 0;
-	return ok && py_exe[0] == '/' ? 0 : -1;
+	snprintf(py_exe, sizeof py_exe, "%s", p.exe);
+	snprintf(py_prefix, sizeof py_prefix, "%s", p.prefix[0]);
+	return 0;
 }
 
 /* Runs a python program given as source text (as the file main.py); stdin optional. */
@@ -53,7 +49,7 @@ static int run_py(const char *src, const char *in, double wall, struct sbx_resul
 	struct sbx_spec s;
 	memset(&s, 0, sizeof s);
 	s.argv = argv;
-	s.ro_paths = strncmp(py_prefix, "/usr", 4) == 0 ? NULL : ro;
+	s.ro_paths = py_prefix[0] ? ro : NULL;
 	s.files = &f;
 	s.n_files = 1;
 	s.stdin_data = in;
