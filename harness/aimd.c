@@ -22,6 +22,7 @@ struct lim {
 	int in_flight;
 	int clean;          /* clean answers since the last change */
 	double last_cut;    /* when the limit was last cut */
+	double last_429;    /* when the endpoint last said 429 */
 	double pause_until; /* no new attempt before this (Retry-After on a 429) */
 	long throttled;
 };
@@ -66,7 +67,7 @@ int evh_aimd_setup(const char *key, const struct evh_aimd_cfg *c)
 	snprintf(l->key, sizeof l->key, "%s", key);
 	l->c = *c;
 	l->window = c->start;
-	l->last_cut = -1e9;
+	l->last_cut = l->last_429 = -1e9;
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
 	return EVH_OK;
@@ -124,6 +125,7 @@ void evh_aimd_release(int slot, int status, double retry_after_s)
 	if (status == 429) {
 		l->throttled++;
 		l->clean = 0;
+		l->last_429 = now;
 		/* One cut per burst: the 429s of requests sent before the cut say nothing new. */
 		if (now - l->last_cut >= l->c.cooldown_s) {
 			l->window = fmax(1.0, floor(l->window * l->c.cut));
@@ -131,8 +133,10 @@ void evh_aimd_release(int slot, int status, double retry_after_s)
 		}
 		if (retry_after_s > 0 && now + retry_after_s > l->pause_until)
 			l->pause_until = now + retry_after_s;
-	} else if (status / 100 == 2) {
-		/* A round is as many clean answers as the limit allows in flight. */
+	} else if (status / 100 == 2 && now - l->last_429 >= l->c.cooldown_s) {
+		/* A round is as many clean answers as the limit allows in flight, and none counts while
+		 * a 429 is more recent than the cooldown: requests held back by backoff leave the
+		 * endpoint quiet, and growing then would undo each cut before the next may come. */
 		if (++l->clean >= (int)l->window) {
 			l->clean = 0;
 			l->window = fmin((double)l->c.max, l->window * l->c.grow);

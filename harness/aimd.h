@@ -1,7 +1,7 @@
 /* aimd.h — adaptive concurrency per endpoint (additive-increase / multiplicative-decrease, as TCP
  * congestion control): the limit on requests in flight to one endpoint is cut (x0.8, at most once
  * per cooldown) when the endpoint answers 429, and grows back slowly (+5% per round of clean
- * answers) up to a ceiling. 5xx and timeouts are not congestion signals and leave it alone.
+ * answers, once no 429 has come for a cooldown) up to a ceiling. 5xx and timeouts are not congestion signals and leave it alone.
  *
  * Limiters are process-wide and keyed by endpoint (the base URL), because the server's rate limit is
  * per endpoint and key, not per provider object: the runner sets one up, the providers acquire and

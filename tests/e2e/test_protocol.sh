@@ -144,10 +144,10 @@ check "stratified: 6 of 30 algebra, 2 of 10 geometry" \
 # 8. Adaptive concurrency: the server answers 429 above 2 in flight; every item is scored and the
 #    share of 429s falls as the run goes on.
 : >"$TMP/server.log"
-"$EVALH" run --model "openai:scenario:inflight=2,slow=0.1@$BASE" --tasks "$PACK" --limit 60 --concurrency 8 \
+"$EVALH" run --model "openai:scenario:inflight=2,slow=0.1@$BASE" --tasks "$PACK" --limit 150 --concurrency 8 \
 	--max-concurrency 8 --max-attempts 12 --out "$TMP/aimd" 2>"$TMP/aimd.err" >/dev/null
 check "AIMD run exits 0" [ $? -eq 0 ]
-check "every item scored" [ "$(summ "$TMP/aimd" "['scored'], j['overall']['errors']")" = "(60, 0)" ]
+check "every item scored" [ "$(summ "$TMP/aimd" "['scored'], j['overall']['errors']")" = "(150, 0)" ]
 check "share of 429s falls" python3 - "$TMP/server.log" <<'PY'
 import json, sys
 r = [x['in_flight'] > 2 for x in map(json.loads, open(sys.argv[1]))]

@@ -1,5 +1,5 @@
 /* test_aimd.c — the adaptive limit: one cut per 429 burst (x0.8), 5xx leaves it alone, slow growth
- * (+5% per clean round) up to the ceiling, Retry-After pauses, and no limiter means no limit. */
+ * (+5% per clean round, none within the cooldown of a 429) up to the ceiling, Retry-After pauses, and no limiter means no limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,6 +81,27 @@ static void grows_slowly_to_the_ceiling(void **state)
 	evh_aimd_reset_all();
 }
 
+static void no_growth_within_the_cooldown_of_a_429(void **state)
+{
+	(void)state;
+	struct evh_aimd_cfg c;
+	evh_aimd_cfg_defaults(&c, 4, 8);
+	c.cooldown_s = 1000;
+	assert_int_equal(evh_aimd_setup(key, &c), 0);
+	int s[4];
+	fill(1, s);
+	evh_aimd_release(s[0], 429, -1);
+	assert_int_equal(evh_aimd_limit(key), 3);
+	/* Fifty clean rounds would take 3 to the ceiling; all come within the cooldown of the 429. */
+	for (int round = 0; round < 50; round++) {
+		fill(3, s);
+		for (int i = 0; i < 3; i++)
+			evh_aimd_release(s[i], 200, -1);
+	}
+	assert_int_equal(evh_aimd_limit(key), 3);
+	evh_aimd_reset_all();
+}
+
 static void no_limiter_no_limit(void **state)
 {
 	(void)state;
@@ -98,6 +119,7 @@ int main(void)
 		cmocka_unit_test(burst_cuts_once),
 		cmocka_unit_test(cuts_each_time_without_cooldown_down_to_one),
 		cmocka_unit_test(grows_slowly_to_the_ceiling),
+		cmocka_unit_test(no_growth_within_the_cooldown_of_a_429),
 		cmocka_unit_test(no_limiter_no_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
