@@ -39,7 +39,9 @@ check "attempts recorded" [ "$(python3 -c "import json;print(json.loads(open('$T
 "$EVALH" run --model "openai:scenario:slow=0.15@$BASE" --tasks "$PACK" --limit 40 --concurrency 2 \
 	--out "$TMP/kill" --quiet &
 PID=$!
-sleep 1.5
+# Kill once a few samples are on disk (a slow machine may take a while to start), well before 40.
+i=0
+while [ "$(cat "$TMP/kill/samples.jsonl" 2>/dev/null | wc -l)" -lt 3 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 kill -9 $PID
 wait $PID 2>/dev/null
 before=$(grep -c '' "$TMP/kill/samples.jsonl")
