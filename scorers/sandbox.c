@@ -341,16 +341,27 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 	ca.flags = flags;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
+	int born_in = sbx_cg_enter(&r->cg);
 	long pid = syscall(SYS_clone3, &ca, sizeof ca);
 	if (pid == 0)
 		sbx_child_main(&c);
+	int clone_errno = errno;
+	if (pid > 0) {
+		r->pid = (pid_t)pid;
+		r->fds[F_PIDFD] = pidfd;
+	}
+	if (born_in && sbx_cg_leave() != 0) {
+		/* Still inside the run's cgroup: its limits would bind the harness. */
+		rc = evh_err_fail(err, EVH_ESANDBOX, "sandbox", "cannot leave the run's cgroup: %s",
+				  strerror(errno));
+		goto done;
+	}
+	errno = clone_errno;
 	if (pid < 0) {
 		r->clone_errno = errno;
 		rc = evh_err_fail(err, EVH_ESANDBOX, "sandbox", "clone3: %s", strerror(errno));
 		goto done;
 	}
-	r->pid = (pid_t)pid;
-	r->fds[F_PIDFD] = pidfd;
 	int kids[] = {F_STDIN, F_OUT_W, F_ERR_W, F_SYNC_C, F_FAIL_W, F_ST_W};
 	for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++)
 		run_close(r, kids[i]);
@@ -364,7 +375,7 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 		snprintf(map, sizeof map, "0 %u 1", (unsigned)getegid());
 		setup_ok = setup_ok && write_proc(r->pid, "gid_map", map) == 0;
 	}
-	if (setup_ok && sbx_cg_attach(&r->cg, r->pid) != 0)
+	if (setup_ok && !born_in && sbx_cg_attach(&r->cg, r->pid) != 0)
 		setup_ok = 0;
 	double t0 = now_s();
 	if (!setup_ok || send(r->fds[F_SYNC_P], "g", 1, MSG_NOSIGNAL) != 1) {

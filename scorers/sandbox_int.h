@@ -69,11 +69,17 @@ struct sbx_cg {
 	int layer;              /* SBX_L_CGROUP1 / SBX_L_CGROUP2, 0 when none */
 	char mem[512];          /* v2: the one folder; v1: memory folder */
 	char pids[512];         /* v1 only */
+	int procs;              /* its pids.max */
 };
 /* Probed once: SBX_L_CGROUP2, SBX_L_CGROUP1 or 0 with a reason in *why. */
 int sbx_cg_probe(const char **why);
 int sbx_cg_create(struct sbx_cg *cg, const struct sbx_limits *l, unsigned long id);
 int sbx_cg_attach(const struct sbx_cg *cg, pid_t pid);
+/* Around the clone, so that it is born in the run's cgroups and needs no sbx_cg_attach: enter
+ * moves the calling thread in (1) or does nothing (0: attach after the clone); leave moves it back
+ * home (-1 if it cannot, and then the thread must not clone again). */
+int sbx_cg_enter(const struct sbx_cg *cg);
+int sbx_cg_leave(void);
 void sbx_cg_kill(const struct sbx_cg *cg);
 void sbx_cg_stats(const struct sbx_cg *cg, int *oom, size_t *peak);
 void sbx_cg_destroy(struct sbx_cg *cg);
