@@ -82,7 +82,7 @@ static void add_tail(cJSON *o, const char *key, const char *s, size_t n)
 static void add_isolation(cJSON *o, int layers)
 {
 	cJSON *a = cJSON_AddArrayToObject(o, "isolation");
-	for (int b = 1; b <= SBX_L_RLIMIT; b <<= 1)
+	for (int b = 1; b <= SBX_L_LAST; b <<= 1)
 		if ((layers & b) && sbx_layer_name(b))
 			cJSON_AddItemToArray(a, cJSON_CreateString(sbx_layer_name(b)));
 }
@@ -229,6 +229,7 @@ static const char *layer_what(int b)
 	case SBX_L_USERNS: return "user namespace (unprivileged start)";
 	case SBX_L_PIDNS: return "pid namespace: everything spawned dies with the program";
 	case SBX_L_NETNS: return "net namespace: no network, not even the host's loopback";
+	case SBX_L_LANDLOCK: return "landlock: abstract unix sockets and signals confined to the run";
 	case SBX_L_MNTNS: return "mount namespace: read-only minimal root, tmpfs work folder";
 	case SBX_L_IPCNS: return "ipc namespace";
 	case SBX_L_UTSNS: return "uts namespace";
@@ -281,7 +282,7 @@ int evh_cmd_doctor(int argc, char **argv)
 	}
 	int caps = sbx_caps(), wanted = sbx_caps_wanted(), root = geteuid() == 0;
 	printf("sandbox protections on this host (%s):\n", root ? "running as root" : "running unprivileged");
-	for (int b = 1; b <= SBX_L_RLIMIT; b <<= 1) {
+	for (int b = 1; b <= SBX_L_LAST; b <<= 1) {
 		const char *state, *note = sbx_layer_note(b);
 		char why[200] = "";
 		if (caps & b) {

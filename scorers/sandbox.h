@@ -23,6 +23,8 @@ enum sbx_layer {
 	SBX_L_CGROUP1 = 1 << 9, /* cgroup v1 memory + pids limits */
 	SBX_L_CGROUP2 = 1 << 10,/* cgroup v2 memory.max + pids.max */
 	SBX_L_RLIMIT = 1 << 11, /* always: CPU, address space, nproc, fsize, nofile, core 0 */
+	SBX_L_LANDLOCK = 1 << 12, /* Landlock scopes: abstract unix sockets and signals stay in the run */
+	SBX_L_LAST = SBX_L_LANDLOCK,
 };
 
 /* One file put into the work folder before the program starts. Name is a plain file name. */

@@ -284,6 +284,9 @@ static void program(const struct sbx_child *c)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		fail(c, SBX_STEP_NNP);
+	/* After no_new_privs, which an unprivileged Landlock domain needs. */
+	if ((c->layers & SBX_L_LANDLOCK) && sbx_landlock_scope() != 0)
+		fail(c, SBX_STEP_LANDLOCK);
 	if (c->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, c->filter) != 0)
 		fail(c, SBX_STEP_SECCOMP);
 	execve(s->argv[0], (char *const *)s->argv, c->envp);
@@ -297,6 +300,8 @@ void sbx_child_main(const struct sbx_child *c)
 	if (read(c->sync_rd, &go, 1) != 1)
 		fail(c, SBX_STEP_SYNC);
 	close(c->sync_rd);
+	if (c->net_fd >= 0 && syscall(SYS_setns, c->net_fd, CLONE_NEWNET) != 0)
+		fail(c, SBX_STEP_NET);
 	if (c->layers & SBX_L_MNTNS)
 		setup_root(c);
 	/* Without a pid namespace, orphans of the program come back to us rather than to the host's

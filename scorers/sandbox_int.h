@@ -25,6 +25,8 @@ enum sbx_step {
 	SBX_STEP_SECCOMP,
 	SBX_STEP_CHDIR,
 	SBX_STEP_EXEC,
+	SBX_STEP_NET,
+	SBX_STEP_LANDLOCK,
 };
 
 /* What the child reports when a setup step fails. */
@@ -54,12 +56,17 @@ struct sbx_child {
 	const char *host_work;    /* work folder on the host when there is no mount namespace */
 	char *const *envp;
 	const struct sock_fprog *filter; /* NULL: no seccomp */
+	int net_fd;               /* the shared empty net namespace to enter, -1: the clone made one */
 	char uid_opt[64];         /* ",uid=N,gid=N" for the tmpfs work folder, "" when not root */
 	char size_opt[64];        /* "size=N,nr_inodes=M,mode=0755" */
 };
 
 /* Runs in the cloned child (pid 1 of the new pid namespace when there is one); never returns. */
 void sbx_child_main(const struct sbx_child *c) __attribute__((noreturn));
+
+/* Confines the calling process's abstract unix sockets and signals to its own Landlock domain
+ * (sandbox.c; a raw syscall, safe in the clone). 0 or -1. */
+int sbx_landlock_scope(void);
 
 /* seccomp program built once (sandbox_seccomp.c); NULL with a reason when libseccomp fails. */
 const struct sock_fprog *sbx_seccomp_filter(const char **why);

@@ -274,6 +274,57 @@ static void test_network_refused(void **state)
 	close(ls);
 }
 
+/* Two runs at once cannot talk over an abstract unix socket (they may share an empty net namespace,
+ * which is where those names live; Landlock scopes them to the run), while one run still can. */
+struct xrun {
+	const char *src;
+	struct sbx_result r;
+	int rc;
+};
+
+static void *xrun_main(void *arg)
+{
+	struct xrun *x = arg;
+	x->rc = run_py(x->src, NULL, 8, &x->r);
+	return NULL;
+}
+
+static void test_runs_cannot_meet_over_abstract_sockets(void **state)
+{
+	char name[64], a_src[1024], b_src[1024];
+	snprintf(name, sizeof name, "evalh-xrun-%d", (int)getpid());
+	snprintf(a_src, sizeof a_src,
+		 "import socket, os\n"
+		 "s = socket.socket(socket.AF_UNIX); s.bind('\\0%s'); s.listen(4)\n"
+		 "me = socket.socket(socket.AF_UNIX); me.connect('\\0%s'); c, _ = s.accept()\n"
+		 "me.send(b'y'); print('self', c.recv(1).decode())\n"
+		 "s.settimeout(2.5)\n"
+		 "try:\n"
+		 "    s.accept(); print('met')\n"
+		 "except socket.timeout: print('alone')\n", name, name);
+	snprintf(b_src, sizeof b_src,
+		 "import socket, time\n"
+		 "res = 'refused'\n"
+		 "for i in range(20):\n"
+		 "    try:\n"
+		 "        socket.socket(socket.AF_UNIX).connect('\\0%s'); res = 'connected'; break\n"
+		 "    except OSError: time.sleep(0.05)\n"
+		 "print(res)\n", name);
+	struct xrun a = {.src = a_src}, b = {.src = b_src};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, xrun_main, &a), 0);
+	usleep(500000); /* a is listening by then; b keeps trying for another second */
+	assert_int_equal(pthread_create(&tb, NULL, xrun_main, &b), 0);
+	pthread_join(tb, NULL);
+	pthread_join(ta, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_string_equal(b.r.out, "refused\n");
+	assert_string_equal(a.r.out, "self y\nalone\n");
+	sbx_result_free(&a.r);
+	sbx_result_free(&b.r);
+}
+
 static void test_secrets_invisible(void **state)
 {
 	setenv("OPENAI_API_KEY", "sk-evalh-test-planted-secret", 1);
@@ -566,7 +617,7 @@ static void test_caps_describe(void **state)
 	int caps = sbx_caps(), wanted = sbx_caps_wanted();
 	assert_int_equal(caps & ~wanted, 0);
 	assert_true(wanted & SBX_L_SECCOMP);
-	for (int b = 1; b <= SBX_L_RLIMIT; b <<= 1) {
+	for (int b = 1; b <= SBX_L_LAST; b <<= 1) {
 		assert_non_null(sbx_layer_name(b));
 		if (caps & b)
 			assert_null(sbx_layer_note(b));
@@ -588,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_fork_bomb_contained),
 		cmocka_unit_test(test_memory_bomb),
 		cmocka_unit_test(test_network_refused),
+		cmocka_unit_test(test_runs_cannot_meet_over_abstract_sockets),
 		cmocka_unit_test(test_secrets_invisible),
 		cmocka_unit_test(test_writes_outside_refused),
 		cmocka_unit_test(test_huge_output_truncated),
