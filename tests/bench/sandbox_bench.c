@@ -21,6 +21,7 @@
 #include "scorers/code.h"
 #include "scorers/code_int.h"
 #include "scorers/sandbox.h"
+#include "tests/unit/scorers/python_testutil.h"
 
 static const char PROGRAM[] = "def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('ok')\n";
 static char py_exe[1024], py_prefix[1024];
@@ -30,21 +31,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The real interpreter behind python3, as the code scorer resolves it (scr_prog_python): PATH may
- * hold a pyenv shim that needs our environment. py_prefix stays empty when it lives under /usr. */
-static int find_python(void)
-{
-	struct scr_code_opts o;
-	struct scr_prog p;
-	memset(&o, 0, sizeof o);
-	snprintf(o.python, sizeof o.python, "python3");
-	if (scr_prog_python(&o, &p, NULL) != 0)
-		return -1;
-	snprintf(py_exe, sizeof py_exe, "%s", p.exe);
-	snprintf(py_prefix, sizeof py_prefix, "%s", p.prefix[0]);
-	return 0;
 }
 
 /* ---- one execution, three ways ---------------------------------------------------------------- */
@@ -167,7 +153,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sandbox_bench [N >= 10] [WORKERS 1..256]\n");
 		return 2;
 	}
-	if (find_python() != 0) {
+	if (tu_find_python(py_exe, py_prefix, sizeof py_exe) != 0) {
 		fprintf(stderr, "sandbox_bench: python3 not found\n");
 		return 2;
 	}

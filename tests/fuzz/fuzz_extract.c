@@ -10,14 +10,13 @@
 #include "scorers/extract.h"
 #include "scorers/math.h"
 #include "scorers/mcq.h"
+#include "tests/fuzz/fuzz_entry.h"
 
 static int fuzz_extract_one(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = fuzz_text(data, size);
 	if (!s)
 		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
 	size_t n = strlen(s), kept, bl;
 	const char *part = scr_strip_think(s, &kept);
 	if (part < s || part + kept > s + n)
@@ -49,10 +48,4 @@ static int fuzz_extract_one(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return fuzz_extract_one(data, size);
-}
-#endif
+FUZZ_ENTRY(fuzz_extract_one)

@@ -12,6 +12,7 @@
 #include "scorers/latex.h"
 #include "scorers/math.h"
 #include "scorers/simple.h"
+#include "tests/fuzz/fuzz_entry.h"
 
 /* Returns 1 when the normalised answer is not blank. */
 static int fuzz_latex_parse(const char *s, size_t n)
@@ -40,11 +41,9 @@ static int fuzz_latex_parse(const char *s, size_t n)
 
 static int fuzz_latex_one(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = fuzz_text(data, size);
 	if (!s)
 		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
 	int some = fuzz_latex_parse(s, strlen(s));
 	double v;
 	(void)scr_numeric_value(s, &v);
@@ -66,10 +65,4 @@ static int fuzz_latex_one(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef FUZZ_NO_ENTRY
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return fuzz_latex_one(data, size);
-}
-#endif
+FUZZ_ENTRY(fuzz_latex_one)

@@ -1,6 +1,7 @@
 /* testutil.c — files and scratch folders for the unit tests; see testutil.h. */
 #include "tests/unit/testutil.h"
 
+#include <errno.h> /* program_invocation_short_name */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,4 +46,43 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 int tu_rmtree(const char *dir)
 {
 	return nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+static char scratch[64];
+
+int tu_scratch_setup(void **state)
+{
+	(void)state;
+	return tu_tmpdir(scratch, sizeof scratch, program_invocation_short_name);
+}
+
+int tu_scratch_teardown(void **state)
+{
+	(void)state;
+	return tu_rmtree(scratch);
+}
+
+const char *tu_scratch(void)
+{
+	return scratch;
+}
+
+const char *tu_path(const char *name)
+{
+	static char buf[8][512];
+	static unsigned k;
+	char *p = buf[k++ % 8];
+	snprintf(p, sizeof buf[0], "%s/%s", scratch, name);
+	return p;
+}
+
+const char *tu_put(const char *name, const char *text)
+{
+	const char *p = tu_path(name);
+	FILE *f = fopen(p, "wb");
+	if (!f)
+		return NULL;
+	size_t n = strlen(text);
+	int ok = fwrite(text, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? p : NULL;
 }

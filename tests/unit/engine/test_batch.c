@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 struct call {
 	pthread_mutex_t *mu;
@@ -164,28 +165,14 @@ static void test_split_same_tokens(void **st)
 static void test_qwen3_moe_same_tokens(void **st)
 {
 	(void)st;
-	char dir[] = "/tmp/evalh-test-batch-XXXXXX", cwd[2048], a[4096], l[4200];
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(getcwd(cwd, sizeof cwd));
-	const char *files[][2] = {{"tests/fixtures/random/tiny-random-qwen3-moe-bf16", "config.json"},
-				  {"tests/fixtures/random/tiny-random-qwen3-moe-bf16", "model.safetensors"},
-				  {"tests/fixtures/tiny-tokenizer", "tokenizer.json"},
-				  {"tests/fixtures/tiny-tokenizer", "tokenizer_config.json"}};
-	for (int i = 0; i < 4; i++) {
-		snprintf(a, sizeof a, "%s/%s/%s", cwd, files[i][0], files[i][1]);
-		snprintf(l, sizeof l, "%s/%s", dir, files[i][1]);
-		assert_int_equal(symlink(a, l), 0);
-	}
+	char dir[] = "/tmp/evalh-test-batch-XXXXXX";
+	tu_link_model(dir, "tests/fixtures/random/tiny-random-qwen3-moe-bf16");
 	const struct req rq[] = {
 		{"a", 1, 12}, {"the quick brown fox jumps over the lazy dog", 1, 5}, {"1 2 3 4 5 6 7 8 9", 1, 20},
 		{"hello", 0, 9}, {"x y", 1, 3},
 	};
 	check_same_tokens(dir, NULL, rq, 5, 2, 1);
-	for (int i = 0; i < 4; i++) {
-		snprintf(l, sizeof l, "%s/%s", dir, files[i][1]);
-		unlink(l);
-	}
-	rmdir(dir);
+	tu_rmtree(dir);
 }
 
 /* One slot busy with a long request: the next waits in the queue; with max_queue 1 a third is

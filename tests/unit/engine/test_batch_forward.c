@@ -21,6 +21,7 @@
 
 #include "engine/model.h"
 #include "engine/safetensors.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define NP 3 /* prompts per reference file */
 
@@ -59,17 +60,6 @@ static void free_prompts(struct prompts *p)
 		free(p->ids[i]);
 		free(p->ref[i]);
 	}
-}
-
-static double rel_err(const float *a, const float *b, int n)
-{
-	double d2 = 0, r2 = 0;
-	for (int i = 0; i < n; i++) {
-		double d = (double)a[i] - b[i];
-		d2 += d * d;
-		r2 += (double)b[i] * b[i];
-	}
-	return sqrt(d2 / (r2 > 0 ? r2 : 1));
 }
 
 /* One-at-a-time logits of every position of every prompt: single[i] (n_i, V). */
@@ -123,10 +113,10 @@ static void check_model(const char *dir, const char *ref_path, int threads)
 		const float *lg = eng_forward_batch(t, b, p.n[i], tok, pos, seq, 0);
 		assert_non_null(lg);
 		for (int k = 0; k < p.n[i]; k++) {
-			double e = rel_err(lg + (size_t)k * V, single[i] + (size_t)k * V, V);
+			double e = tu_rel_err(lg + (size_t)k * V, single[i] + (size_t)k * V, V);
 			worst = e > worst ? e : worst;
 		}
-		double r = rel_err(lg, p.ref[i], p.n[i] * V);
+		double r = tu_rel_err(lg, p.ref[i], p.n[i] * V);
 		worst_ref = r > worst_ref ? r : worst_ref;
 	}
 	printf("  %s (%d threads): prefill rows vs single steps %.2e, vs HF %.2e\n", dir, threads, worst, worst_ref);
@@ -162,7 +152,7 @@ static void check_model(const char *dir, const char *ref_path, int threads)
 			int i = 0;
 			while (i + 1 < NP && from[i + 1] <= r)
 				i++;
-			double e = rel_err(lg + (size_t)r * V, single[i] + (size_t)pos[r] * V, V);
+			double e = tu_rel_err(lg + (size_t)r * V, single[i] + (size_t)pos[r] * V, V);
 			worst = e > worst ? e : worst;
 		}
 		steps++;
@@ -226,9 +216,9 @@ static void test_flags_and_errors(void **st)
 	const float *r = NULL;
 	for (int k = 0; k < 3; k++)
 		r = eng_forward(t, ref, (int[]){5, 17, 42}[k], k, 0);
-	assert_true(rel_err(lg + 3 * (size_t)V, r, V) < 1e-6); /* a's last row */
+	assert_true(tu_rel_err(lg + 3 * (size_t)V, r, V) < 1e-6); /* a's last row */
 	eng_forward(t, ref, 300, 0, 0);
-	assert_true(rel_err(lg + 2 * (size_t)V, ref->logits, V) < 1e-6); /* c's only row */
+	assert_true(tu_rel_err(lg + 2 * (size_t)V, ref->logits, V) < 1e-6); /* c's only row */
 	/* errors: token, position (past the sequence's context), row count */
 	tok[0] = V;
 	assert_null(eng_forward_batch(t, b, 1, tok, pos, seq, 0));

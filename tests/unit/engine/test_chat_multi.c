@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
-#include "tests/unit/testutil.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define NPM "build/npm/node_modules/@lenml/"
 #define TINY_JSON "tests/fixtures/tiny-tokenizer/tokenizer.json"
@@ -27,52 +27,10 @@
 #define BOS "<｜begin▁of▁sentence｜>"
 #define EOS "<｜end▁of▁sentence｜>"
 
-static char tmpdir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	return tu_tmpdir(tmpdir, sizeof tmpdir, "chat");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
-static cJSON *read_json(const char *path)
-{
-	size_t n;
-	char *s = tu_slurp(path, &n);
-	if (!s)
-		fail_msg("cannot read %s (run tests/fetch-tokenizers.sh for build/npm)", path);
-	cJSON *j = cJSON_ParseWithLength(s, n);
-	free(s);
-	if (!j)
-		fail_msg("%s: invalid JSON", path);
-	return j;
-}
-
-static const char *write_json(const char *name, const cJSON *j)
-{
-	static char path[4][256];
-	static int k;
-	char *p = path[k++ % 4];
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	char *s = cJSON_PrintUnformatted(j);
-	FILE *f = fopen(p, "wb");
-	assert_non_null(f);
-	fputs(s, f);
-	fclose(f);
-	free(s);
-	return p;
-}
-
 /* The chat_template string of a tokenizer_config.json (malloc'd). */
 static char *template_of(const char *config)
 {
-	cJSON *j = read_json(config);
+	cJSON *j = tu_read_json(config);
 	const cJSON *t = cJSON_GetObjectItem(j, "chat_template");
 	assert_true(cJSON_IsString(t));
 	char *s = strdup(t->valuestring);
@@ -95,39 +53,6 @@ static char *replace1(char *s, const char *from, const char *to)
 	strcat(r, at + strlen(from));
 	free(s);
 	return r;
-}
-
-/* A tokenizer of tokenizer.json `tj` plus the special tokens `added` (NULL-ended, may be NULL),
- * whose config has the given chat_template and bos/eos names. */
-static struct eng_tokenizer *with_template(const char *tj, const char **added, const char *tmpl, const char *bos,
-					   const char *eos)
-{
-	if (added) {
-		cJSON *j = read_json(tj);
-		cJSON *list = cJSON_GetObjectItem(j, "added_tokens");
-		for (int i = 0; added[i]; i++) {
-			cJSON *a = cJSON_CreateObject();
-			cJSON_AddNumberToObject(a, "id", 1024 + i);
-			cJSON_AddStringToObject(a, "content", added[i]);
-			cJSON_AddBoolToObject(a, "special", 1);
-			cJSON_AddItemToArray(list, a);
-		}
-		tj = write_json("tokenizer.json", j);
-		cJSON_Delete(j);
-	}
-	cJSON *c = cJSON_CreateObject();
-	if (bos)
-		cJSON_AddStringToObject(c, "bos_token", bos);
-	if (eos)
-		cJSON_AddStringToObject(c, "eos_token", eos);
-	cJSON_AddStringToObject(c, "chat_template", tmpl);
-	const char *tc = write_json("tokenizer_config.json", c);
-	cJSON_Delete(c);
-	struct eng_tokenizer *t = NULL;
-	struct eng_err err = {0};
-	if (eng_tok_load(tj, tc, &t, &err))
-		fail_msg("eng_tok_load(%s): %s", tj, err.msg);
-	return t;
 }
 
 static struct eng_tokenizer *load_pkg(const char *pkg)
@@ -188,15 +113,11 @@ static char *ref_render(const char *prog, const char *script, const char *tmpl, 
 		cJSON_AddStringToObject(o, "content", m[i].content);
 		cJSON_AddItemToArray(ms, o);
 	}
-	const char *cf = write_json("case.json", d);
+	const char *cf = tu_write_json("case.json", d);
 	cJSON_Delete(d);
-	char sp[300], cmd[1024];
-	snprintf(sp, sizeof sp, "%s/ref.script", tmpdir);
-	FILE *f = fopen(sp, "w");
-	assert_non_null(f);
-	fputs(script, f);
-	fclose(f);
-	snprintf(cmd, sizeof cmd, "%s '%s' '%s' 2>'%s/ref.err'", prog, sp, cf, tmpdir);
+	const char *sp = tu_write_text("ref.script", script);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "%s '%s' '%s' 2>'%s'", prog, sp, cf, tu_path("ref.err"));
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
 	char *out = NULL;
@@ -204,7 +125,7 @@ static char *ref_render(const char *prog, const char *script, const char *tmpl, 
 	ssize_t got = getline(&out, &cap, p);
 	int st = pclose(p);
 	if (got <= 0 || st != 0)
-		fail_msg("%s reference failed (see %s/ref.err)", prog, tmpdir);
+		fail_msg("%s reference failed (see %s)", prog, tu_path("ref.err"));
 	cJSON *j = cJSON_Parse(out);
 	free(out);
 	assert_true(cJSON_IsString(j));
@@ -302,7 +223,7 @@ static void deepseek_r1(void **state)
 {
 	(void)state;
 	char *tmpl = r1_template();
-	struct eng_tokenizer *t = with_template(TINY_JSON, NULL, tmpl, BOS, EOS);
+	struct eng_tokenizer *t = tu_tok_with(TINY_JSON, NULL, tmpl, BOS, EOS);
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_DEEPSEEK_R1);
 	/* Python only: the JavaScript Jinja has no str.split, which R1's </think> rule calls */
 	check(t, tmpl, BOS, EOS, conv, N_CONV, REF_PY,
@@ -326,7 +247,7 @@ static void deepseek_r1(void **state)
 	tmpl = replace1(tmpl, span, "{% set ns.system_prompt = message['content'] %}{%- endif %}");
 	free(span);
 	tmpl = replace1(tmpl, ", is_first_sp=true", "");
-	t = with_template(TINY_JSON, NULL, tmpl, BOS, EOS);
+	t = tu_tok_with(TINY_JSON, NULL, tmpl, BOS, EOS);
 	/* our marks: `system_prompt` without `is_first_sp`; the references confirm what it renders */
 	assert_null(strstr(tmpl, "is_first_sp"));
 	check(t, tmpl, BOS, EOS, conv, N_CONV, REF_PY,
@@ -408,7 +329,7 @@ static void llama3(void **state)
 			  "+ '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ "
 			  "content }}{% endfor %}{% if add_generation_prompt %}{{ "
 			  "'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
-	struct eng_tokenizer *t = with_template(TINY_JSON, llama_added, v30, "<|begin_of_text|>", "<|eot_id|>");
+	struct eng_tokenizer *t = tu_tok_with(TINY_JSON, llama_added, v30, "<|begin_of_text|>", "<|eot_id|>");
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_LLAMA3);
 	static const struct eng_chat_msg m[] = {
 		{"system", " S "}, {"user", "hi\n"}, {"assistant", " A1 "}, {"system", "S2"}, {"user", "again"}};
@@ -430,7 +351,7 @@ static void llama3(void **state)
 		"'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + "
 		"'<|eot_id|>' }}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- "
 		"'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n{%- endif %}\n";
-	t = with_template(TINY_JSON, llama_added, v31, "<|begin_of_text|>", "<|eot_id|>");
+	t = tu_tok_with(TINY_JSON, llama_added, v31, "<|begin_of_text|>", "<|eot_id|>");
 	check(t, v31, "<|begin_of_text|>", "<|eot_id|>", m, 5, REF_PY,
 	      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
 	      "Today Date: 26 Jul 2024\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"
@@ -514,5 +435,5 @@ int main(void)
 		cmocka_unit_test(deepseek_v3), cmocka_unit_test(deepseek_r1), cmocka_unit_test(tiny_arith),
 		cmocka_unit_test(qwen3),       cmocka_unit_test(llama3),      cmocka_unit_test(bad_messages), cmocka_unit_test(generate_msgs),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

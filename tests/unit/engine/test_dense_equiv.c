@@ -43,7 +43,7 @@
 #include "engine/model.h"
 #include "engine/paged.h"
 #include "engine/safetensors.h"
-#include "tests/unit/testutil.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define SRC "tests/fixtures/random/tiny-random-qwen3-moe-bf16"
 #define PROMPT 2 /* reference prompt2: 40 tokens */
@@ -55,7 +55,6 @@
 /* the fixture's shapes (its config.json; the loader rejects a checkpoint that disagrees) */
 enum { VOCAB = 1024, D = 256, H = 4, KVH = 2, HD = 64, FF = 128, E = 8, NL = 2 };
 
-static char tmp[64];
 static int32_t prompt[64];
 static int n_prompt;
 static float *ref_logits; /* (n_prompt, vocab) HF float32 logits of the fixture */
@@ -155,13 +154,13 @@ static void ck_from_fixture(struct ckpt *ck)
 	eng_st_close(st);
 }
 
-/* Writes <tmp>/<name>/{config.json, model.safetensors} (all F32); returns the folder (static). */
+/* Writes <scratch folder>/<name>/{config.json, model.safetensors} (all F32); returns the folder (static). */
 static const char *ck_write(const struct ckpt *ck, const char *name, cJSON *config)
 {
 	static char dir[4][256];
 	static int k;
 	k = (k + 1) % 4;
-	snprintf(dir[k], sizeof dir[k], "%s/%s", tmp, name);
+	snprintf(dir[k], sizeof dir[k], "%s/%s", tu_scratch(), name);
 	mkdir(dir[k], 0700);
 	char path[320];
 	snprintf(path, sizeof path, "%s/config.json", dir[k]);
@@ -177,14 +176,7 @@ static const char *ck_write(const struct ckpt *ck, const char *name, cJSON *conf
 	for (int i = 0; i < ck->n; i++) {
 		const struct tensor *t = &ck->t[i];
 		size_t bytes = (size_t)(t->shape[0] * t->shape[1]) * 4;
-		cJSON *e = cJSON_AddObjectToObject(h, t->name);
-		cJSON_AddStringToObject(e, "dtype", "F32");
-		cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-		for (int d = 0; d < t->ndim; d++)
-			cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
-		cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
-		cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-		cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + bytes)));
+		tu_st_entry(h, t->name, "F32", t->shape, t->ndim, off, bytes);
 		off += bytes;
 	}
 	char *js = cJSON_PrintUnformatted(h);
@@ -192,12 +184,7 @@ static const char *ck_write(const struct ckpt *ck, const char *name, cJSON *conf
 	snprintf(path, sizeof path, "%s/model.safetensors", dir[k]);
 	f = fopen(path, "wb");
 	assert_non_null(f);
-	uint64_t n = strlen(js);
-	unsigned char len[8];
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(n >> (8 * i));
-	fwrite(len, 1, 8, f);
-	fwrite(js, 1, n, f);
+	tu_st_put_header(f, js);
 	for (int i = 0; i < ck->n; i++) /* little-endian host, as the format */
 		fwrite(ck->t[i].data, 4, (size_t)(ck->t[i].shape[0] * ck->t[i].shape[1]), f);
 	assert_int_equal(fclose(f), 0);
@@ -774,8 +761,7 @@ static void test_tied_embeddings(void **st)
 
 static int setup(void **st)
 {
-	(void)st;
-	if (tu_tmpdir(tmp, sizeof tmp, "dense"))
+	if (tu_scratch_setup(st))
 		return -1;
 	struct eng_st *ref = NULL;
 	if (eng_st_open(SRC "/reference.safetensors", &ref, NULL))
@@ -848,9 +834,8 @@ static void test_unsupported_refused(void **st)
 
 static int teardown(void **st)
 {
-	(void)st;
 	free(ref_logits);
-	return tu_rmtree(tmp);
+	return tu_scratch_teardown(st);
 }
 
 int main(void)

@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/model.h"
 #include "engine/paged.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 /* ---- the allocator alone ---- */
 
@@ -331,34 +332,6 @@ static int blocks_needed(int n_prompt, int max_tokens)
 	return eng_kv_blocks_for(n_prompt + max_tokens - 1);
 }
 
-/* A model folder of links: a random fixture's weights with the tiny tokenizer. */
-static void link_dir(char *dir, const char *fixture)
-{
-	char cwd[2048], a[4096], l[4200];
-	assert_non_null(mkdtemp(dir));
-	assert_non_null(getcwd(cwd, sizeof cwd));
-	const char *files[][2] = {{fixture, "config.json"},
-				  {fixture, "model.safetensors"},
-				  {"tests/fixtures/tiny-tokenizer", "tokenizer.json"},
-				  {"tests/fixtures/tiny-tokenizer", "tokenizer_config.json"}};
-	for (int i = 0; i < 4; i++) {
-		snprintf(a, sizeof a, "%s/%s/%s", cwd, files[i][0], files[i][1]);
-		snprintf(l, sizeof l, "%s/%s", dir, files[i][1]);
-		assert_int_equal(symlink(a, l), 0);
-	}
-}
-
-static void unlink_dir(const char *dir)
-{
-	const char *names[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
-	char l[4200];
-	for (int i = 0; i < 4; i++) {
-		snprintf(l, sizeof l, "%s/%s", dir, names[i]);
-		unlink(l);
-	}
-	rmdir(dir);
-}
-
 /* Requests on 6 slots over a pool of pool_blocks: each equals its run alone; the pool is smaller
  * than what the requests would hold at once, so some waited for blocks. */
 static void check_small_pool(const char *dir, const struct req *rq, int n, int pool_blocks)
@@ -415,9 +388,9 @@ static void test_small_pool_same_tokens(void **st)
 				  "tests/fixtures/random/tiny-random-qwen3-moe-bf16"};
 	for (int f = 0; f < 2; f++) {
 		char dir[] = "/tmp/evalh-test-paged-XXXXXX";
-		link_dir(dir, fixtures[f]);
+		tu_link_model(dir, fixtures[f]);
 		check_small_pool(dir, rnd, 5, 3);
-		unlink_dir(dir);
+		tu_rmtree(dir);
 	}
 }
 
@@ -533,10 +506,10 @@ static void test_prefix_sharing(void **st)
 	const struct req sampled = {"What is 64 * 9? Think it through before you give the final answer.", 0, 24, 1.0f, 0};
 	check_sharing("engine/models/tiny-arith", &sampled, 5);
 	char dir[] = "/tmp/evalh-test-paged-XXXXXX";
-	link_dir(dir, "tests/fixtures/random/tiny-random-qwen3-moe-fp8");
+	tu_link_model(dir, "tests/fixtures/random/tiny-random-qwen3-moe-fp8");
 	const struct req rnd = {"the quick brown fox jumps over the lazy dog and the cat sat on the mat", 1, 12, 0, 0};
 	check_sharing(dir, &rnd, 3);
-	unlink_dir(dir);
+	tu_rmtree(dir);
 }
 
 /* A few hundred short requests (raw prompts, 1-3 tokens each) on 5 slots over 6 blocks: all end

@@ -22,6 +22,7 @@
 #include "engine/model.h"
 #include "engine/parallel.h"
 #include "engine/safetensors.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 /* ---- collectives ---- */
 
@@ -272,17 +273,6 @@ static void test_loader_holds_the_planned_slice(void **st)
 	}
 }
 
-static double rel_err(const float *a, const float *b, int n)
-{
-	double d2 = 0, b2 = 0;
-	for (int i = 0; i < n; i++) {
-		double d = (double)a[i] - b[i];
-		d2 += d * d;
-		b2 += (double)b[i] * b[i];
-	}
-	return sqrt(d2 / b2);
-}
-
 static void test_splits_match_whole_model(void **st)
 {
 	(void)st;
@@ -312,7 +302,7 @@ static void test_splits_match_whole_model(void **st)
 					fail_msg("%s %dx%d: %s", MODELS[m], tp, ep, s->err.msg);
 				if (i == 3)
 					continue;
-				double e = rel_err(lg, ref + (size_t)i * V, V);
+				double e = tu_rel_err(lg, ref + (size_t)i * V, V);
 				if (e > worst)
 					worst = e;
 			}

@@ -17,23 +17,9 @@
 
 #include "engine/model.h"
 #include "engine/safetensors.h"
-#include "tests/unit/testutil.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define SRC "tests/fixtures/random/tiny-random-qwen3-moe-bf16"
-
-static char tmp[64];
-
-static int setup(void **st)
-{
-	(void)st;
-	return tu_tmpdir(tmp, sizeof tmp, "st");
-}
-
-static int teardown(void **st)
-{
-	(void)st;
-	return tu_rmtree(tmp);
-}
 
 static void copy_file(const char *from, const char *to, long limit)
 {
@@ -53,14 +39,6 @@ static void copy_file(const char *from, const char *to, long limit)
 	fclose(b);
 }
 
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Writes the tensors of src whose index i satisfies keep(i) into a new safetensors file. */
 static void write_st(const char *path, const struct eng_st *src, int (*keep)(size_t i, const char *name))
 {
@@ -70,25 +48,13 @@ static void write_st(const char *path, const struct eng_st *src, int (*keep)(siz
 		const struct eng_st_tensor *t = eng_st_at(src, i);
 		if (!keep(i, t->name))
 			continue;
-		cJSON *e = cJSON_AddObjectToObject(h, t->name);
-		cJSON_AddStringToObject(e, "dtype", eng_dtype_name(t->dtype));
-		cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-		for (int d = 0; d < t->ndim; d++)
-			cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
-		cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
-		cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-		cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + t->nbytes)));
+		tu_st_entry(h, t->name, eng_dtype_name(t->dtype), t->shape, t->ndim, off, t->nbytes);
 		off += t->nbytes;
 	}
 	char *js = cJSON_PrintUnformatted(h);
 	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
-	uint64_t n = strlen(js);
-	unsigned char len[8];
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(n >> (8 * i));
-	fwrite(len, 1, 8, f);
-	fwrite(js, 1, n, f);
+	tu_st_put_header(f, js);
 	for (size_t i = 0; i < eng_st_count(src); i++) {
 		const struct eng_st_tensor *t = eng_st_at(src, i);
 		if (keep(i, t->name))
@@ -99,20 +65,11 @@ static void write_st(const char *path, const struct eng_st *src, int (*keep)(siz
 	cJSON_Delete(h);
 }
 
-static char *path_in(const char *name)
-{
-	static char p[4][256];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof p[k], "%s/%s", tmp, name);
-	return p[k];
-}
-
 static int load_err(struct eng_err *err)
 {
 	struct eng_transformer *t = (struct eng_transformer *)0x1;
 	memset(err, 0, sizeof *err);
-	int rc = eng_transformer_load(tmp, &t, err);
+	int rc = eng_transformer_load(tu_scratch(), &t, err);
 	assert_null(t);
 	printf("  -> %s\n", err->msg);
 	return rc;
@@ -122,35 +79,30 @@ static void test_truncated(void **st)
 {
 	(void)st;
 	struct eng_err err;
-	copy_file(SRC "/config.json", path_in("config.json"), -1);
+	copy_file(SRC "/config.json", tu_path("config.json"), -1);
 	/* the data section cut short: the header is intact, the last tensors point past the end */
-	copy_file(SRC "/model.safetensors", path_in("model.safetensors"), 3000000);
+	copy_file(SRC "/model.safetensors", tu_path("model.safetensors"), 3000000);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "model.safetensors"));
 	assert_non_null(strstr(err.msg, "tensor '"));
 	assert_non_null(strstr(err.msg, "truncated"));
 	/* cut inside the header */
-	copy_file(SRC "/model.safetensors", path_in("model.safetensors"), 100);
+	copy_file(SRC "/model.safetensors", tu_path("model.safetensors"), 100);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "header length"));
 	/* shorter than the length field */
-	copy_file(SRC "/model.safetensors", path_in("model.safetensors"), 5);
+	copy_file(SRC "/model.safetensors", tu_path("model.safetensors"), 5);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	/* missing file */
-	unlink(path_in("model.safetensors"));
+	unlink(tu_path("model.safetensors"));
 	assert_int_equal(load_err(&err), ENG_EIO);
 	assert_non_null(strstr(err.msg, "model.safetensors"));
 }
 
 static void write_header(const char *json, size_t data_len)
 {
-	FILE *f = fopen(path_in("model.safetensors"), "wb");
-	uint64_t n = strlen(json);
-	unsigned char len[8];
-	for (int i = 0; i < 8; i++)
-		len[i] = (unsigned char)(n >> (8 * i));
-	fwrite(len, 1, 8, f);
-	fwrite(json, 1, n, f);
+	FILE *f = fopen(tu_path("model.safetensors"), "wb");
+	tu_st_put_header(f, json);
 	for (size_t i = 0; i < data_len; i++)
 		fputc(0, f);
 	fclose(f);
@@ -180,7 +132,7 @@ static void test_hostile_headers(void **st)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		write_header(cases[i].json, 16);
 		memset(&err, 0, sizeof err);
-		int rc = eng_st_open(path_in("model.safetensors"), &s, &err);
+		int rc = eng_st_open(tu_path("model.safetensors"), &s, &err);
 		if (!cases[i].expect) {
 			assert_int_equal(rc, ENG_OK);
 			assert_non_null(eng_st_find(s, "a"));
@@ -194,11 +146,11 @@ static void test_hostile_headers(void **st)
 		assert_non_null(strstr(err.msg, cases[i].expect));
 	}
 	/* a header length larger than the file */
-	FILE *f = fopen(path_in("model.safetensors"), "wb");
+	FILE *f = fopen(tu_path("model.safetensors"), "wb");
 	fwrite("\xff\xff\xff\xff\xff\xff\xff\x7f{}", 1, 10, f);
 	fclose(f);
 	memset(&err, 0, sizeof err);
-	assert_int_equal(eng_st_open(path_in("model.safetensors"), &s, &err), ENG_EFORMAT);
+	assert_int_equal(eng_st_open(tu_path("model.safetensors"), &s, &err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "header length"));
 }
 
@@ -214,13 +166,13 @@ static void test_missing_tensor_and_shape(void **st)
 	struct eng_err err;
 	struct eng_st *src = NULL;
 	assert_int_equal(eng_st_open(SRC "/model.safetensors", &src, NULL), ENG_OK);
-	copy_file(SRC "/config.json", path_in("config.json"), -1);
-	write_st(path_in("model.safetensors"), src, drop_one);
+	copy_file(SRC "/config.json", tu_path("config.json"), -1);
+	write_st(tu_path("model.safetensors"), src, drop_one);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "model.layers.1.mlp.experts.3.up_proj.weight"));
 	assert_non_null(strstr(err.msg, "missing"));
 	/* a config that disagrees with the checkpoint's shapes */
-	copy_file(SRC "/model.safetensors", path_in("model.safetensors"), -1);
+	copy_file(SRC "/model.safetensors", tu_path("model.safetensors"), -1);
 	char cfg[8192];
 	FILE *f = fopen(SRC "/config.json", "rb");
 	size_t n = fread(cfg, 1, sizeof cfg - 1, f);
@@ -229,7 +181,7 @@ static void test_missing_tensor_and_shape(void **st)
 	char *p = strstr(cfg, "\"moe_intermediate_size\": 128");
 	assert_non_null(p);
 	memcpy(p, "\"moe_intermediate_size\": 256", 28);
-	write_text(path_in("config.json"), cfg);
+	tu_write_text("config.json", cfg);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "model.layers.0.mlp.experts.0"));
 	assert_non_null(strstr(err.msg, "shape [128, 256]"));
@@ -240,15 +192,15 @@ static void test_unknown_architecture(void **st)
 {
 	(void)st;
 	struct eng_err err;
-	write_text(path_in("config.json"),
+	tu_write_text("config.json",
 		   "{\"model_type\": \"mamba\", \"architectures\": [\"MambaForCausalLM\"], \"hidden_size\": 8}");
 	assert_int_equal(load_err(&err), ENG_EUNSUPPORTED);
 	assert_non_null(strstr(err.msg, "mamba"));
 	assert_non_null(strstr(err.msg, "config.json"));
-	write_text(path_in("config.json"), "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 8}");
+	tu_write_text("config.json", "{\"model_type\": \"qwen3_moe\", \"hidden_size\": 8}");
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "vocab_size"));
-	write_text(path_in("config.json"), "not json");
+	tu_write_text("config.json", "not json");
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 }
 
@@ -268,21 +220,19 @@ static void test_sharded(void **st)
 	(void)st;
 	struct eng_st *src = NULL;
 	assert_int_equal(eng_st_open(SRC "/model.safetensors", &src, NULL), ENG_OK);
-	copy_file(SRC "/config.json", path_in("config.json"), -1);
-	unlink(path_in("model.safetensors"));
-	write_st(path_in("model-00001-of-00002.safetensors"), src, first_half);
-	write_st(path_in("model-00002-of-00002.safetensors"), src, second_half);
+	copy_file(SRC "/config.json", tu_path("config.json"), -1);
+	unlink(tu_path("model.safetensors"));
+	write_st(tu_path("model-00001-of-00002.safetensors"), src, first_half);
+	write_st(tu_path("model-00002-of-00002.safetensors"), src, second_half);
 	cJSON *idx = cJSON_CreateObject(), *map = cJSON_AddObjectToObject(idx, "weight_map");
 	for (size_t i = 0; i < eng_st_count(src); i++)
 		cJSON_AddStringToObject(map, eng_st_at(src, i)->name,
 					i < 60 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
-	char *js = cJSON_Print(idx);
-	write_text(path_in("model.safetensors.index.json"), js);
-	free(js);
+	tu_write_json("model.safetensors.index.json", idx);
 
 	struct eng_transformer *a = NULL, *b = NULL;
 	struct eng_err err = {0};
-	assert_int_equal(eng_transformer_load(tmp, &a, &err), ENG_OK);
+	assert_int_equal(eng_transformer_load(tu_scratch(), &a, &err), ENG_OK);
 	assert_int_equal(eng_transformer_load(SRC, &b, &err), ENG_OK);
 	assert_int_equal(a->n_params, b->n_params);
 	assert_memory_equal(a->arena, b->arena, a->n_params * sizeof(float));
@@ -296,20 +246,16 @@ static void test_sharded(void **st)
 
 	/* the index names a shard that lacks the tensor */
 	cJSON_ReplaceItemInObject(map, "model.norm.weight", cJSON_CreateString("model-00001-of-00002.safetensors"));
-	js = cJSON_Print(idx);
-	write_text(path_in("model.safetensors.index.json"), js);
-	free(js);
+	tu_write_json("model.safetensors.index.json", idx);
 	memset(&err, 0, sizeof err);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "model.norm.weight"));
 	/* a shard path leaving the folder is refused */
 	cJSON_ReplaceItemInObject(map, "model.norm.weight", cJSON_CreateString("../model.safetensors"));
-	js = cJSON_Print(idx);
-	write_text(path_in("model.safetensors.index.json"), js);
-	free(js);
+	tu_write_json("model.safetensors.index.json", idx);
 	assert_int_equal(load_err(&err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "same folder"));
-	unlink(path_in("model.safetensors.index.json"));
+	unlink(tu_path("model.safetensors.index.json"));
 	cJSON_Delete(idx);
 	eng_transformer_free(a);
 	eng_transformer_free(b);
@@ -321,20 +267,20 @@ static void test_config_spellings(void **st)
 	(void)st;
 	struct eng_config c;
 	struct eng_err err = {0};
-	write_text(path_in("config.json"),
+	tu_write_text("config.json",
 		   "{\"model_type\": \"qwen3_moe\", \"vocab_size\": 16, \"hidden_size\": 8, \"intermediate_size\": 8,"
 		   " \"num_hidden_layers\": 2, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
 		   " \"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 4,"
 		   " \"rope_parameters\": {\"rope_theta\": 1000000.0, \"rope_type\": \"default\"},"
 		   " \"mlp_only_layers\": [1], \"eos_token_id\": [7, 9]}");
-	assert_int_equal(eng_config_load(path_in("config.json"), &c, &err), ENG_OK);
+	assert_int_equal(eng_config_load(tu_path("config.json"), &c, &err), ENG_OK);
 	assert_int_equal(c.n_routed_experts, 4);
 	assert_true(c.rope_theta == 1e6);
 	assert_int_equal(c.head_dim, 4);
 	assert_int_equal(eng_config_layer_moe(&c, 0), 1);
 	assert_int_equal(eng_config_layer_moe(&c, 1), 0);
 	assert_int_equal(c.n_eos, 2);
-	write_text(path_in("config.json"),
+	tu_write_text("config.json",
 		   "{\"model_type\": \"deepseek_v3\", \"vocab_size\": 16, \"hidden_size\": 8, \"intermediate_size\": 8,"
 		   " \"num_hidden_layers\": 2, \"num_attention_heads\": 2, \"num_experts\": 8,"
 		   " \"num_experts_per_tok\": 2, \"moe_intermediate_size\": 4, \"kv_lora_rank\": 4,"
@@ -342,7 +288,7 @@ static void test_config_spellings(void **st)
 		   " \"topk_group\": 2, \"first_k_dense_replace\": 1, \"rope_theta\": 500.0,"
 		   " \"rope_scaling\": {\"type\": \"yarn\", \"factor\": 40, \"mscale\": 1.0, \"mscale_all_dim\": 1.0,"
 		   " \"original_max_position_embeddings\": 4096, \"beta_fast\": 32, \"beta_slow\": 1}}");
-	assert_int_equal(eng_config_load(path_in("config.json"), &c, &err), ENG_OK);
+	assert_int_equal(eng_config_load(tu_path("config.json"), &c, &err), ENG_OK);
 	assert_int_equal(c.n_routed_experts, 8);
 	assert_true(c.rope_theta == 500.0);
 	assert_int_equal(c.rope_yarn, 1);
@@ -381,5 +327,5 @@ int main(void)
 		cmocka_unit_test(test_sharded),            cmocka_unit_test(test_config_spellings),
 		cmocka_unit_test(test_dtype_conversion),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
-#include "tests/unit/testutil.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define TINY_JSON "tests/fixtures/tiny-tokenizer/tokenizer.json"
 #define TINY_CONFIG "tests/fixtures/tiny-tokenizer/tokenizer_config.json"
@@ -30,51 +30,6 @@ static char *slurp(const char *path, size_t *len)
 	if (!s)
 		fail_msg("cannot read %s", path);
 	return s;
-}
-
-static char tmpdir[64];
-
-static int make_tmpdir(void **state)
-{
-	(void)state;
-	return tu_tmpdir(tmpdir, sizeof tmpdir, "tok");
-}
-
-static int remove_tmpdir(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
-static const char *write_tmp(const char *name, const char *text)
-{
-	static char path[4][128];
-	static int slot;
-	char *p = path[slot++ % 4];
-	snprintf(p, 128, "%s/%s", tmpdir, name);
-	FILE *f = fopen(p, "wb");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
-}
-
-static const char *write_json(const char *name, cJSON *j)
-{
-	char *s = cJSON_PrintUnformatted(j);
-	const char *p = write_tmp(name, s);
-	free(s);
-	return p;
-}
-
-static struct eng_tokenizer *load(const char *tj, const char *tc)
-{
-	struct eng_tokenizer *t = NULL;
-	struct eng_err err = {0};
-	int rc = eng_tok_load(tj, tc, &t, &err);
-	if (rc)
-		fail_msg("eng_tok_load(%s): %d %s", tj, rc, err.msg);
-	return t;
 }
 
 /* The int32 tensor `name` of a safetensors file: 8-byte little-endian header size, JSON header
@@ -129,7 +84,7 @@ static void tiny_prompts_match_reference(const char *tj, const char *tc)
 {
 	/* the questions of the three reference prompts; their ids come from the fixture file */
 	static const char *questions[] = {"What is 94 * 5?", "What is 94 * 8?", "What is 476 + 794?"};
-	struct eng_tokenizer *t = load(tj, tc);
+	struct eng_tokenizer *t = tu_tok_load(tj, tc);
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_DEEPSEEK_R1);
 	for (int p = 0; p < 3; p++) {
 		char name[32];
@@ -172,7 +127,7 @@ static void shipped_model_reference(void **state)
 static void tiny_lookups(void **state)
 {
 	(void)state;
-	struct eng_tokenizer *t = load(TINY_JSON, TINY_CONFIG);
+	struct eng_tokenizer *t = tu_tok_load(TINY_JSON, TINY_CONFIG);
 	assert_int_equal(eng_tok_vocab_size(t), 1024);
 	assert_int_equal(eng_tok_bos(t), 0); /* fixture README: bos=0, eos=1, pad=2 */
 	assert_int_equal(eng_tok_eos(t), 1);
@@ -210,7 +165,7 @@ static void tiny_lookups(void **state)
 static void deepseek_chat(void **state)
 {
 	(void)state;
-	struct eng_tokenizer *t = load(TINY_JSON, TINY_CONFIG);
+	struct eng_tokenizer *t = tu_tok_load(TINY_JSON, TINY_CONFIG);
 	char *s;
 	/* the fixture README's prompt, exactly */
 	assert_int_equal(eng_chat_render(t, ENG_CHAT_DEEPSEEK_R1, NULL, "What is 347 + 85?", &s, NULL), ENG_OK);
@@ -229,35 +184,6 @@ static void deepseek_chat(void **state)
 	eng_tok_free(t);
 }
 
-/* A tokenizer.json made from the tiny one plus the given added tokens, and a config. */
-static struct eng_tokenizer *tiny_with(const char **added, const char *bos, const char *eos, const char *tmpl)
-{
-	char *text = slurp(TINY_JSON, NULL);
-	cJSON *j = cJSON_Parse(text);
-	free(text);
-	assert_non_null(j);
-	cJSON *list = cJSON_GetObjectItem(j, "added_tokens");
-	for (int i = 0; added[i]; i++) {
-		cJSON *a = cJSON_CreateObject();
-		cJSON_AddNumberToObject(a, "id", 1024 + i);
-		cJSON_AddStringToObject(a, "content", added[i]);
-		cJSON_AddBoolToObject(a, "special", 1);
-		cJSON_AddItemToArray(list, a);
-	}
-	const char *tj = write_json("tokenizer.json", j);
-	cJSON_Delete(j);
-	cJSON *c = cJSON_CreateObject();
-	if (bos)
-		cJSON_AddStringToObject(c, "bos_token", bos);
-	if (eos)
-		cJSON_AddStringToObject(c, "eos_token", eos);
-	if (tmpl)
-		cJSON_AddStringToObject(c, "chat_template", tmpl);
-	const char *tc = write_json("tokenizer_config.json", c);
-	cJSON_Delete(c);
-	return load(tj, tc);
-}
-
 static void llama3_chat(void **state)
 {
 	(void)state;
@@ -269,7 +195,7 @@ static void llama3_chat(void **state)
 			  "+ '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ "
 			  "content }}{% endfor %}{% if add_generation_prompt %}{{ "
 			  "'<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
-	struct eng_tokenizer *t = tiny_with(added, "<|begin_of_text|>", "<|eot_id|>", v30);
+	struct eng_tokenizer *t = tu_tok_with(TINY_JSON, added, v30, "<|begin_of_text|>", "<|eot_id|>");
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_LLAMA3);
 	assert_int_equal(eng_tok_bos(t), 1024);
 	assert_int_equal(eng_tok_eos(t), 1027);
@@ -304,7 +230,7 @@ static void llama3_chat(void **state)
 	/* Llama 3.1+: a system turn always, with the knowledge date lines (date_string default) */
 	const char *v31 = "{{- bos_token }}{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}{{- \"Cutting "
 			  "Knowledge Date: December 2023\\n\" }}{{- \"Today Date: \" + date_string + \"\\n\\n\" }}";
-	t = tiny_with(added, "<|begin_of_text|>", "<|eot_id|>", v31);
+	t = tu_tok_with(TINY_JSON, added, v31, "<|begin_of_text|>", "<|eot_id|>");
 	assert_int_equal(eng_chat_render(t, eng_tok_chat_family(t), NULL, "hi", &s, NULL), ENG_OK);
 	assert_string_equal(s, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
 			       "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
@@ -322,7 +248,7 @@ static void chatml_chat(void **state)
 	const char *q25 = "{%- else %}{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "
 			  "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are "
 			  "Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
-	struct eng_tokenizer *t = tiny_with(added, NULL, "<|im_end|>", q25);
+	struct eng_tokenizer *t = tu_tok_with(TINY_JSON, added, q25, NULL, "<|im_end|>");
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_CHATML);
 	assert_int_equal(eng_tok_bos(t), -1);
 	char *s;
@@ -336,7 +262,7 @@ static void chatml_chat(void **state)
 	free(s);
 	eng_tok_free(t);
 	/* no template at all: no default system turn */
-	t = tiny_with(added, NULL, NULL, NULL);
+	t = tu_tok_with(TINY_JSON, added, NULL, NULL, NULL);
 	assert_int_equal(eng_chat_render(t, ENG_CHAT_CHATML, NULL, "hi", &s, NULL), ENG_OK);
 	assert_string_equal(s, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
 	free(s);
@@ -347,11 +273,11 @@ static void no_family(void **state)
 {
 	(void)state;
 	static const char *none[] = {NULL};
-	struct eng_tokenizer *t = tiny_with(none, NULL, NULL, "{{ messages }}");
+	struct eng_tokenizer *t = tu_tok_with(TINY_JSON, none, "{{ messages }}", NULL, NULL);
 	/* the tiny vocab has <｜Assistant｜>: found through the tokens although the template is odd */
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_DEEPSEEK_R1);
 	eng_tok_free(t);
-	t = load(TINY_JSON, NULL); /* no config: no bos/eos names, DeepSeek R1 defaults */
+	t = tu_tok_load(TINY_JSON, NULL); /* no config: no bos/eos names, DeepSeek R1 defaults */
 	assert_int_equal(eng_tok_bos(t), -1);
 	char *s;
 	assert_int_equal(eng_chat_render(t, eng_tok_chat_family(t), NULL, "x", &s, NULL), ENG_OK);
@@ -374,9 +300,9 @@ static char *pieces_of(const char *pre_tokenizer, const char *text)
 	for (int i = 0; vocab[i]; i++)
 		cJSON_AddNumberToObject(v, vocab[i], i);
 	cJSON_AddItemToObject(j, "pre_tokenizer", cJSON_Parse(pre_tokenizer));
-	const char *tj = write_json("pieces.json", j);
+	const char *tj = tu_write_json("pieces.json", j);
 	cJSON_Delete(j);
-	struct eng_tokenizer *t = load(tj, NULL);
+	struct eng_tokenizer *t = tu_tok_load(tj, NULL);
 	int32_t *ids;
 	size_t n;
 	assert_int_equal(eng_tok_encode(t, text, strlen(text), &ids, &n, NULL), ENG_OK);
@@ -559,7 +485,7 @@ static void malformed_tokenizer_json(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		cJSON *j = cJSON_Parse(text);
 		cases[i].mutate(j);
-		const char *path = write_json("bad.json", j);
+		const char *path = tu_write_json("bad.json", j);
 		cJSON_Delete(j);
 		struct eng_tokenizer *t = (struct eng_tokenizer *)&t;
 		struct eng_err err = {0};
@@ -579,7 +505,7 @@ static void malformed_files(void **state)
 	struct eng_tokenizer *t;
 	struct eng_err err = {0};
 	/* not JSON: the line of the error */
-	const char *p = write_tmp("broken.json", "{\n  \"model\": {\n    \"vocab\": {\"a\": 0,,}\n}");
+	const char *p = tu_write_text("broken.json", "{\n  \"model\": {\n    \"vocab\": {\"a\": 0,,}\n}");
 	assert_int_equal(eng_tok_load(p, NULL, &t, &err), ENG_EFORMAT);
 	assert_null(t);
 	assert_non_null(strstr(err.msg, p));
@@ -588,13 +514,13 @@ static void malformed_files(void **state)
 	size_t len;
 	char *text = slurp(TINY_JSON, &len);
 	text[len / 2] = 0;
-	p = write_tmp("half.json", text);
+	p = tu_write_text("half.json", text);
 	free(text);
 	memset(&err, 0, sizeof err);
 	assert_int_equal(eng_tok_load(p, NULL, &t, &err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "invalid JSON"));
 	/* not an object */
-	p = write_tmp("array.json", "[1, 2]");
+	p = tu_write_text("array.json", "[1, 2]");
 	memset(&err, 0, sizeof err);
 	assert_int_equal(eng_tok_load(p, NULL, &t, &err), ENG_EFORMAT);
 	assert_non_null(strstr(err.msg, "object"));
@@ -613,7 +539,7 @@ static void malformed_files(void **state)
 		{"{\"bos_token\": ", "invalid JSON"},
 	};
 	for (size_t i = 0; i < sizeof cfg / sizeof *cfg; i++) {
-		p = write_tmp("tokenizer_config.json", cfg[i].config);
+		p = tu_write_text("tokenizer_config.json", cfg[i].config);
 		memset(&err, 0, sizeof err);
 		t = (struct eng_tokenizer *)&t;
 		assert_int_equal(eng_tok_load(TINY_JSON, p, &t, &err), ENG_EFORMAT);
@@ -622,9 +548,9 @@ static void malformed_files(void **state)
 			fail_msg("config %zu: \"%s\" should name %s", i, err.msg, cfg[i].field);
 	}
 	/* a list of templates: the "default" one is used */
-	p = write_tmp("tokenizer_config.json", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"<|im_start|>\"},"
+	p = tu_write_text("tokenizer_config.json", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"<|im_start|>\"},"
 					       "{\"name\": \"default\", \"template\": \"<|start_header_id|>\"}]}");
-	t = load(TINY_JSON, p);
+	t = tu_tok_load(TINY_JSON, p);
 	assert_int_equal(eng_tok_chat_family(t), ENG_CHAT_LLAMA3);
 	eng_tok_free(t);
 	eng_tok_free(NULL);
@@ -644,5 +570,5 @@ int main(void)
 		cmocka_unit_test(malformed_tokenizer_json),
 		cmocka_unit_test(malformed_files),
 	};
-	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+	return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

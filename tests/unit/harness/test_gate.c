@@ -208,18 +208,24 @@ static void compare(const char *b, const char *c, const struct evh_gate_opts *o,
 	evh_run_free(&rc);
 }
 
-static void ten_newly_wrong_is_a_regression(void **state)
+/* Writes run cand, the baseline with its first n items wrong, and compares the baseline with it
+ * under the default options (no error expected). */
+static void against_first_wrong(const char *cand, int n, struct evh_gate_result *r)
 {
-	(void)state;
-	int ten = 10;
-	struct spec s = base_spec("cand10");
+	struct spec s = base_spec(cand);
 	s.correct = first_n_wrong;
-	s.ctx = &ten;
+	s.ctx = &n;
 	write_run(&s, 0);
 	struct evh_gate_opts o;
 	evh_gate_opts_defaults(&o);
+	compare("base", cand, &o, r, 0);
+}
+
+static void ten_newly_wrong_is_a_regression(void **state)
+{
+	(void)state;
 	struct evh_gate_result r;
-	compare("base", "cand10", &o, &r, 0);
+	against_first_wrong("cand10", 10, &r);
 	assert_int_equal(r.n, 1);
 	assert_true(r.rows[0].exact);
 	assert_int_equal(r.rows[0].b, 10);
@@ -241,15 +247,8 @@ static void ten_newly_wrong_is_a_regression(void **state)
 static void one_flip_passes(void **state)
 {
 	(void)state;
-	int one = 1;
-	struct spec s = base_spec("cand1");
-	s.correct = first_n_wrong;
-	s.ctx = &one;
-	write_run(&s, 0);
-	struct evh_gate_opts o;
-	evh_gate_opts_defaults(&o);
 	struct evh_gate_result r;
-	compare("base", "cand1", &o, &r, 0);
+	against_first_wrong("cand1", 1, &r);
 	assert_true(r.rows[0].p == 1.0);
 	assert_int_equal(r.rows[0].verdict, EVH_GATE_OK);
 	evh_gate_result_free(&r);

@@ -182,16 +182,23 @@ static long count_words(void *ctx, const char *text)
 	return n;
 }
 
+/* Asks the fake server's scenario model, streaming or not, with count_words as the token counter
+ * (its calls counted in *calls); the request must succeed. */
+static void run_counted(const char *model, int stream, int *calls, struct evh_response *r)
+{
+	struct evh_openai_cfg c = cfg_for(model, stream);
+	c.count_tokens = count_words;
+	c.count_ctx = calls;
+	struct evh_err err;
+	assert_int_equal(run_cfg(&c, &ask, r, &err), 0);
+}
+
 static void no_usage_is_estimated(void **state)
 {
 	for (int stream = 0; stream <= 1; stream++) {
 		int calls = 0;
-		struct evh_openai_cfg c = cfg_for("scenario:nousage,deepseek", stream);
-		c.count_tokens = count_words;
-		c.count_ctx = &calls;
 		struct evh_response r;
-		struct evh_err err;
-		assert_int_equal(run_cfg(&c, &ask, &r, &err), 0);
+		run_counted("scenario:nousage,deepseek", stream, &calls, &r);
 		assert_int_equal(r.tokens_estimated, 1);
 		assert_true(calls > 0);
 		assert_int_equal(r.tokens_in, 2 + 5);    /* words of "Be brief." + "What is 2 + 3?" */
@@ -201,12 +208,8 @@ static void no_usage_is_estimated(void **state)
 	}
 	/* Usage without reasoning_tokens beside reasoning text: the rest is exact, reasoning counted. */
 	int calls = 0;
-	struct evh_openai_cfg c = cfg_for("scenario:noreasontok,deepseek", 1);
-	c.count_tokens = count_words;
-	c.count_ctx = &calls;
 	struct evh_response r;
-	struct evh_err err;
-	assert_int_equal(run_cfg(&c, &ask, &r, &err), 0);
+	run_counted("scenario:noreasontok,deepseek", 1, &calls, &r);
 	assert_int_equal(r.tokens_estimated, 1);
 	assert_int_equal(r.tokens_out, (long)(strlen(answer) + strlen(thought)));
 	assert_int_equal(r.tokens_reasoning, 8);

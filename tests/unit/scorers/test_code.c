@@ -50,6 +50,20 @@ static int verdict(const char *response, const char *tests)
 	return v;
 }
 
+/* The response fails the tests (SCR_FAIL), and the detail names what failed: it contains want and,
+ * where not NULL, also_want. */
+static void expect_fail(const char *response, const char *tests, const char *want, const char *also_want)
+{
+	struct scr_result r;
+	assert_int_equal(score(FAST, response, tests, &r), 0);
+	assert_int_equal(r.verdict, SCR_FAIL);
+	assert_non_null(strstr(r.detail, want));
+	if (also_want)
+		assert_non_null(strstr(r.detail, also_want));
+	free(r.extracted);
+	free(r.detail);
+}
+
 static void test_extract(void **state)
 {
 	const char *rule;
@@ -75,24 +89,15 @@ static void test_humaneval(void **state)
 	/* whole function in a fence, body-only completion, and a wrong one */
 	assert_int_equal(verdict("```python\ndef add_all(xs):\n    return sum(xs)\n```", HE), SCR_PASS);
 	assert_int_equal(verdict("    return sum(xs)\n", HE), SCR_PASS);
-	struct scr_result r;
-	assert_int_equal(score(FAST, "```python\ndef add_all(xs):\n    return sum(xs) + 1\n```", HE, &r), 0);
-	assert_int_equal(r.verdict, SCR_FAIL);
-	assert_non_null(strstr(r.detail, "check(add_all)"));
-	assert_non_null(strstr(r.detail, "assert candidate([1, 2, 3]) == 6"));
-	free(r.extracted);
-	free(r.detail);
+	expect_fail("```python\ndef add_all(xs):\n    return sum(xs) + 1\n```", HE, "check(add_all)",
+		    "assert candidate([1, 2, 3]) == 6");
 }
 
 static void test_mbpp(void **state)
 {
 	assert_int_equal(verdict("```python\ndef sq(x):\n    return int(math.pow(x, 2))\n```", MBPP), SCR_PASS);
-	struct scr_result r;
-	assert_int_equal(score(FAST, "def sq(x):\n    return x * x if x > 0 else x\n", MBPP, &r), 0);
-	assert_int_equal(r.verdict, SCR_FAIL);
-	assert_non_null(strstr(r.detail, "test 2: assert sq(-1) == 1")); /* the first failing one */
-	free(r.extracted);
-	free(r.detail);
+	/* the detail names the first failing test */
+	expect_fail("def sq(x):\n    return x * x if x > 0 else x\n", MBPP, "test 2: assert sq(-1) == 1", NULL);
 	/* a bare JSON array is an assert list too */
 	assert_int_equal(verdict("def f():\n    return 1\n", "[\"assert f() == 1\"]"), SCR_PASS);
 	assert_int_equal(verdict("def f():\n    return [][1]\n", "[\"assert f() == 1\"]"), SCR_RUNTIME_ERROR);
@@ -101,13 +106,8 @@ static void test_mbpp(void **state)
 static void test_stdio(void **state)
 {
 	assert_int_equal(verdict("```python\na, b = map(int, input().split())\nprint(a + b)\n```", STDIO), SCR_PASS);
-	struct scr_result r;
-	assert_int_equal(score(FAST, "a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n", STDIO, &r), 0);
-	assert_int_equal(r.verdict, SCR_FAIL);
-	assert_non_null(strstr(r.detail, "case 1 input: 10 -4"));
-	assert_non_null(strstr(r.detail, "expected: 6"));
-	free(r.extracted);
-	free(r.detail);
+	expect_fail("a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n", STDIO, "case 1 input: 10 -4",
+		    "expected: 6");
 	/* sys.exit(0) after answering is legitimate in competitive programming */
 	assert_int_equal(verdict("import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit(0)\n", STDIO),
 			 SCR_PASS);

@@ -22,23 +22,9 @@
 
 #include "scorers/code_int.h"
 #include "scorers/sandbox.h"
+#include "tests/unit/scorers/python_testutil.h"
 
 static char py_exe[1024], py_prefix[1024];
-
-/* The real interpreter behind python3, as the code scorer resolves it (scr_prog_python): PATH may
- * hold a pyenv shim that needs our environment. py_prefix stays empty when it lives under /usr. */
-static int find_python(void)
-{
-	struct scr_code_opts o;
-	struct scr_prog p;
-	memset(&o, 0, sizeof o);
-	snprintf(o.python, sizeof o.python, "python3");
-	if (scr_prog_python(&o, &p, NULL) != 0)
-		return -1;
-	snprintf(py_exe, sizeof py_exe, "%s", p.exe);
-	snprintf(py_prefix, sizeof py_prefix, "%s", p.prefix[0]);
-	return 0;
-}
 
 /* Runs a python program given as source text (as the file main.py); stdin optional. */
 static int run_py(const char *src, const char *in, double wall, struct sbx_result *r)
@@ -108,7 +94,7 @@ static int sandbox_procs_alive(void)
 static int setup(void **state)
 {
 	(void)state;
-	return find_python();
+	return tu_find_python(py_exe, py_prefix, sizeof py_exe);
 }
 
 static void test_hello_and_stdin(void **state)

@@ -10,6 +10,21 @@
 
 #include "scorers/scorer.h"
 
+/* Scores pred (reasoning aside) with the scorer and its options against g: no error, the verdict,
+ * and the rule and the extracted answer where they are not NULL. */
+static void expect(const char *scorer, const char *opts, const char *pred, const char *reasoning,
+		   const struct scr_gold *g, int verdict, const char *rule, const char *extracted)
+{
+	struct scr_result r;
+	assert_int_equal(scr_score(scorer, opts, pred, reasoning, g, &r, NULL), EVH_OK);
+	assert_int_equal(r.verdict, verdict);
+	if (rule)
+		assert_string_equal(r.rule, rule);
+	if (extracted)
+		assert_string_equal(r.extracted, extracted);
+	scr_result_free(&r);
+}
+
 static void names_and_verdicts(void **state)
 {
 	(void)state;
@@ -26,28 +41,17 @@ static void math_scores_after_think(void **state)
 	(void)state;
 	struct scr_gold g = {.answer = "\\frac{1}{2}"};
 	struct scr_result r;
-	assert_int_equal(scr_score("math", NULL, "<think>\\boxed{3}</think>So it is \\boxed{0.5}.", "\\boxed{3}", &g, &r, NULL),
-			 EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	assert_string_equal(r.rule, "boxed");
-	assert_string_equal(r.extracted, "0.5");
-	scr_result_free(&r);
+	expect("math", NULL, "<think>\\boxed{3}</think>So it is \\boxed{0.5}.", "\\boxed{3}", &g, SCR_CORRECT, "boxed",
+	       "0.5");
 	assert_int_equal(scr_score("math", NULL, "<think>The answer is 0.5", NULL, &g, &r, NULL), EVH_OK);
 	assert_int_equal(r.verdict, SCR_NO_ANSWER);
 	assert_null(r.extracted);
 	scr_result_free(&r);
 	/* a gold that is a whole solution: its box */
 	struct scr_gold sol = {.answer = "We compute ... so the result is $\\boxed{\\dfrac{3}{4}}$."};
-	assert_int_equal(scr_score("math", NULL, "#### 0.75", NULL, &sol, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	assert_string_equal(r.rule, "gsm8k");
-	scr_result_free(&r);
-	assert_int_equal(scr_score("math", "{\"tolerance\": 0.01}", "The answer is 0.505", NULL, &g, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	scr_result_free(&r);
-	assert_int_equal(scr_score("math", NULL, "The answer is 0.505", NULL, &g, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_WRONG);
-	scr_result_free(&r);
+	expect("math", NULL, "#### 0.75", NULL, &sol, SCR_CORRECT, "gsm8k", NULL);
+	expect("math", "{\"tolerance\": 0.01}", "The answer is 0.505", NULL, &g, SCR_CORRECT, NULL, NULL);
+	expect("math", NULL, "The answer is 0.505", NULL, &g, SCR_WRONG, NULL, NULL);
 }
 
 static void oversized_prediction_is_wrong_not_error(void **state)
@@ -70,30 +74,14 @@ static void mcq_and_exact(void **state)
 	(void)state;
 	const char *ch[] = {"London", "Paris", "Rome", "Berlin"};
 	struct scr_gold g = {.answer = "B", .choices = ch, .n_choices = 4};
-	struct scr_result r;
-	assert_int_equal(scr_score("mcq", NULL, "Answer: B", NULL, &g, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	assert_string_equal(r.extracted, "B");
-	scr_result_free(&r);
-	assert_int_equal(scr_score("mcq", NULL, "Answer: C", NULL, &g, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_WRONG);
-	scr_result_free(&r);
-	assert_int_equal(scr_score("mcq", NULL, "hmm", NULL, &g, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_NO_ANSWER);
-	scr_result_free(&r);
+	expect("mcq", NULL, "Answer: B", NULL, &g, SCR_CORRECT, NULL, "B");
+	expect("mcq", NULL, "Answer: C", NULL, &g, SCR_WRONG, NULL, NULL);
+	expect("mcq", NULL, "hmm", NULL, &g, SCR_NO_ANSWER, NULL, NULL);
 
 	struct scr_gold e = {.answer = "Paris"};
-	assert_int_equal(scr_score("exact", NULL, "  paris. ", NULL, &e, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	assert_string_equal(r.rule, "whole");
-	scr_result_free(&r);
-	assert_int_equal(scr_score("exact", "{\"case_sensitive\": true}", "paris", NULL, &e, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_WRONG);
-	scr_result_free(&r);
-	assert_int_equal(scr_score("exact", NULL, "The answer is Paris.", NULL, &e, &r, NULL), EVH_OK);
-	assert_int_equal(r.verdict, SCR_CORRECT);
-	assert_string_equal(r.rule, "answer_is");
-	scr_result_free(&r);
+	expect("exact", NULL, "  paris. ", NULL, &e, SCR_CORRECT, "whole", NULL);
+	expect("exact", "{\"case_sensitive\": true}", "paris", NULL, &e, SCR_WRONG, NULL, NULL);
+	expect("exact", NULL, "The answer is Paris.", NULL, &e, SCR_CORRECT, "answer_is", NULL);
 }
 
 static void errors_leave_nothing(void **state)

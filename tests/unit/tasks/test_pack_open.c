@@ -18,8 +18,6 @@
 #include "tasks/pack.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[64];
-
 enum fmt { TAR, TGZ, TZST, ZIP };
 
 /* One archive entry to write: a regular file with `data` (or `zeros` zero bytes), or another type. */
@@ -79,19 +77,10 @@ static void write_archive(const char *path, enum fmt f, const struct ent *e, siz
 	archive_write_free(a);
 }
 
-static const char *tpath(const char *name)
-{
-	static char buf[8][256];
-	static int k;
-	char *p = buf[k++ % 8];
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
-}
-
 /* A pack of the two files with the given contents, as a tar. */
 static const char *tar_of(const char *name, const char *manifest, const char *items)
 {
-	const char *p = tpath(name);
+	const char *p = tu_path(name);
 	struct ent e[] = {{.name = "pack.json", .data = manifest}, {.name = "items.jsonl", .data = items}};
 	write_archive(p, TAR, e, 2);
 	return p;
@@ -164,8 +153,8 @@ static void opens_every_format(void **state)
 				  {.name = "./items.jsonl", .data = ITEMS},
 				  {.name = "./pack.json", .data = MANIFEST},
 				  {.name = "LICENSE", .data = "CC0\n"}};
-		write_archive(tpath(names[f]), f, e, 5);
-		struct pack *p = expect_open(tpath(names[f]));
+		write_archive(tu_path(names[f]), f, e, 5);
+		struct pack *p = expect_open(tu_path(names[f]));
 		check_items(p);
 		assert_int_equal(strlen(pack_digest(p)), 64);
 		/* same content, same digest, whatever the container */
@@ -206,23 +195,23 @@ static void one_folder(void **state)
 	struct ent ok[] = {{.name = "arith/", .type = AE_IFDIR},
 			   {.name = "arith/pack.json", .data = MANIFEST},
 			   {.name = "arith/items.jsonl", .data = ITEMS}};
-	write_archive(tpath("folder.tar.gz"), TGZ, ok, 3);
-	struct pack *p = expect_open(tpath("folder.tar.gz"));
+	write_archive(tu_path("folder.tar.gz"), TGZ, ok, 3);
+	struct pack *p = expect_open(tu_path("folder.tar.gz"));
 	check_items(p);
 	pack_close(p);
-	write_archive(tpath("folder.zip"), ZIP, ok + 1, 2); /* zip tools often omit the directory entry */
-	p = expect_open(tpath("folder.zip"));
+	write_archive(tu_path("folder.zip"), ZIP, ok + 1, 2); /* zip tools often omit the directory entry */
+	p = expect_open(tu_path("folder.zip"));
 	check_items(p);
 	pack_close(p);
 	struct ent two[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "other/items.jsonl", .data = ITEMS}};
-	write_archive(tpath("two.tar"), TAR, two, 2);
-	expect_fail(tpath("two.tar"), EVH_EFORMAT, "other/items.jsonl", "outside the folder");
+	write_archive(tu_path("two.tar"), TAR, two, 2);
+	expect_fail(tu_path("two.tar"), EVH_EFORMAT, "other/items.jsonl", "outside the folder");
 	struct ent mixed[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "items.jsonl", .data = ITEMS}};
-	write_archive(tpath("mixed.tar"), TAR, mixed, 2);
-	expect_fail(tpath("mixed.tar"), EVH_EFORMAT, "items.jsonl", "outside the folder \"arith/\"");
+	write_archive(tu_path("mixed.tar"), TAR, mixed, 2);
+	expect_fail(tu_path("mixed.tar"), EVH_EFORMAT, "items.jsonl", "outside the folder \"arith/\"");
 	struct ent deep[] = {{.name = "arith/pack.json", .data = MANIFEST}, {.name = "arith/x/items.jsonl", .data = ITEMS}};
-	write_archive(tpath("deep.tar"), TAR, deep, 2);
-	expect_fail(tpath("deep.tar"), EVH_EFORMAT, "arith/x/items.jsonl", "unexpected entry");
+	write_archive(tu_path("deep.tar"), TAR, deep, 2);
+	expect_fail(tu_path("deep.tar"), EVH_EFORMAT, "arith/x/items.jsonl", "unexpected entry");
 }
 
 /* ---------------------------------------------------------------- hostile entries */
@@ -231,53 +220,53 @@ static void refuses_absolute_path(void **state)
 {
 	(void)state;
 	struct ent e[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "/etc/items.jsonl", .data = ITEMS}};
-	write_archive(tpath("abs.tar"), TAR, e, 2);
-	expect_fail(tpath("abs.tar"), EVH_EFORMAT, "/etc/items.jsonl", "absolute path");
+	write_archive(tu_path("abs.tar"), TAR, e, 2);
+	expect_fail(tu_path("abs.tar"), EVH_EFORMAT, "/etc/items.jsonl", "absolute path");
 }
 
 static void refuses_dotdot(void **state)
 {
 	(void)state;
 	struct ent e[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "../items.jsonl", .data = ITEMS}};
-	write_archive(tpath("dotdot.tar.gz"), TGZ, e, 2);
-	expect_fail(tpath("dotdot.tar.gz"), EVH_EFORMAT, "../items.jsonl", "'..'");
+	write_archive(tu_path("dotdot.tar.gz"), TGZ, e, 2);
+	expect_fail(tu_path("dotdot.tar.gz"), EVH_EFORMAT, "../items.jsonl", "'..'");
 	struct ent z[] = {{.name = "a/b/../../../items.jsonl", .data = ITEMS}};
-	write_archive(tpath("dotdot.zip"), ZIP, z, 1);
-	expect_fail(tpath("dotdot.zip"), EVH_EFORMAT, "a/b/../../../items.jsonl", "'..'");
+	write_archive(tu_path("dotdot.zip"), ZIP, z, 1);
+	expect_fail(tu_path("dotdot.zip"), EVH_EFORMAT, "a/b/../../../items.jsonl", "'..'");
 }
 
 static void refuses_links_and_devices(void **state)
 {
 	(void)state;
 	struct ent sym[] = {{.name = "pack.json", .type = AE_IFLNK, .link = "/etc/passwd"}};
-	write_archive(tpath("sym.tar"), TAR, sym, 1);
-	expect_fail(tpath("sym.tar"), EVH_EFORMAT, "pack.json", "symbolic link");
+	write_archive(tu_path("sym.tar"), TAR, sym, 1);
+	expect_fail(tu_path("sym.tar"), EVH_EFORMAT, "pack.json", "symbolic link");
 	struct ent hard[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "items.jsonl", .link = "pack.json"}};
-	write_archive(tpath("hard.tar"), TAR, hard, 2);
-	expect_fail(tpath("hard.tar"), EVH_EFORMAT, "items.jsonl", "hard link");
+	write_archive(tu_path("hard.tar"), TAR, hard, 2);
+	expect_fail(tu_path("hard.tar"), EVH_EFORMAT, "items.jsonl", "hard link");
 	struct ent dev[] = {{.name = "items.jsonl", .type = AE_IFCHR}};
-	write_archive(tpath("dev.tar"), TAR, dev, 1);
-	expect_fail(tpath("dev.tar"), EVH_EFORMAT, "items.jsonl", "device");
+	write_archive(tu_path("dev.tar"), TAR, dev, 1);
+	expect_fail(tu_path("dev.tar"), EVH_EFORMAT, "items.jsonl", "device");
 	struct ent dir[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "sub/", .type = AE_IFDIR}};
-	write_archive(tpath("dir.tar"), TAR, dir, 2);
-	expect_fail(tpath("dir.tar"), EVH_EFORMAT, "sub/", "unexpected directory");
+	write_archive(tu_path("dir.tar"), TAR, dir, 2);
+	expect_fail(tu_path("dir.tar"), EVH_EFORMAT, "sub/", "unexpected directory");
 }
 
 static void refuses_unknown_and_duplicate_entries(void **state)
 {
 	(void)state;
 	struct ent unk[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "run.sh", .data = "rm -rf /"}};
-	write_archive(tpath("unk.tar"), TAR, unk, 2);
-	expect_fail(tpath("unk.tar"), EVH_EFORMAT, "run.sh", "unexpected entry");
+	write_archive(tu_path("unk.tar"), TAR, unk, 2);
+	expect_fail(tu_path("unk.tar"), EVH_EFORMAT, "run.sh", "unexpected entry");
 	/* a second items.jsonl would silently replace the first in an extractor */
 	struct ent dup[] = {{.name = "pack.json", .data = MANIFEST},
 			    {.name = "items.jsonl", .data = ITEMS},
 			    {.name = "./items.jsonl", .data = ITEMS}};
-	write_archive(tpath("dup.tar"), TAR, dup, 3);
-	expect_fail(tpath("dup.tar"), EVH_EFORMAT, "./items.jsonl", "duplicate entry");
+	write_archive(tu_path("dup.tar"), TAR, dup, 3);
+	expect_fail(tu_path("dup.tar"), EVH_EFORMAT, "./items.jsonl", "duplicate entry");
 	struct ent none[] = {{.name = "pack.json", .data = MANIFEST}};
-	write_archive(tpath("noitems.tar"), TAR, none, 1);
-	expect_fail(tpath("noitems.tar"), EVH_EFORMAT, NULL, "no items.jsonl");
+	write_archive(tu_path("noitems.tar"), TAR, none, 1);
+	expect_fail(tu_path("noitems.tar"), EVH_EFORMAT, NULL, "no items.jsonl");
 }
 
 /* A gzip of zeros: the archive is tiny, the entry unpacks past EVH_LIMIT_ENTRY. */
@@ -285,11 +274,11 @@ static void refuses_bomb(void **state)
 {
 	(void)state;
 	struct ent e[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "items.jsonl", .zeros = EVH_LIMIT_ENTRY + 1}};
-	write_archive(tpath("bomb.tar.gz"), TGZ, e, 2);
+	write_archive(tu_path("bomb.tar.gz"), TGZ, e, 2);
 	struct stat st;
-	assert_int_equal(stat(tpath("bomb.tar.gz"), &st), 0);
+	assert_int_equal(stat(tu_path("bomb.tar.gz"), &st), 0);
 	assert_true(st.st_size < 1 << 20);
-	expect_fail(tpath("bomb.tar.gz"), EVH_ELIMIT, "items.jsonl", "more than 64 MiB");
+	expect_fail(tu_path("bomb.tar.gz"), EVH_ELIMIT, "items.jsonl", "more than 64 MiB");
 }
 
 /* The same bomb in a zip whose headers lie: both the local and the central header claim 100 bytes,
@@ -297,7 +286,7 @@ static void refuses_bomb(void **state)
 static void refuses_bomb_with_lying_header(void **state)
 {
 	(void)state;
-	const char *path = tpath("liar.zip");
+	const char *path = tu_path("liar.zip");
 	/* 8 MiB over, so the limit trips before libarchive reaches the end and notices the lie itself */
 	struct ent e[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "items.jsonl", .zeros = EVH_LIMIT_ENTRY + (8 << 20)}};
 	write_archive(path, ZIP, e, 2);
@@ -347,9 +336,9 @@ static void refuses_too_many_entries(void **state)
 		snprintf(names[i], sizeof names[i], "LICENSE-%04d", i);
 		e[i] = (struct ent){.name = names[i], .data = ""};
 	}
-	write_archive(tpath("many.tar"), TAR, e, N);
+	write_archive(tu_path("many.tar"), TAR, e, N);
 	/* the 4097th entry is the first one over */
-	expect_fail(tpath("many.tar"), EVH_ELIMIT, "LICENSE-4096", "more than 4096 entries");
+	expect_fail(tu_path("many.tar"), EVH_ELIMIT, "LICENSE-4096", "more than 4096 entries");
 }
 
 static void refuses_truncated_and_garbage(void **state)
@@ -362,7 +351,7 @@ static void refuses_truncated_and_garbage(void **state)
 		assert_int_equal(evh_buf_printf(&big, "{\"id\":\"i%d\",\"question\":\"%d?\",\"answer\":\"%d\"}\n", i, i * 7919, i),
 				 EVH_OK);
 	struct ent e[] = {{.name = "pack.json", .data = MANIFEST}, {.name = "items.jsonl", .data = big.data}};
-	const char *path = tpath("trunc.tar.gz");
+	const char *path = tu_path("trunc.tar.gz");
 	write_archive(path, TGZ, e, 2);
 	evh_buf_free(&big);
 	struct stat st;
@@ -373,17 +362,17 @@ static void refuses_truncated_and_garbage(void **state)
 	assert_int_equal(truncate(path, 100), 0);
 	expect_fail(path, EVH_EFORMAT, NULL, "truncated");
 
-	const char *g = tpath("garbage.tar.gz");
+	const char *g = tu_path("garbage.tar.gz");
 	FILE *f = fopen(g, "wb");
 	assert_non_null(f);
 	for (int i = 0; i < 4000; i++)
 		fputc((i * 7 + 3) % 251, f);
 	fclose(f);
 	expect_fail(g, EVH_EFORMAT, NULL, "not a readable tar or zip");
-	f = fopen(tpath("empty.tar"), "wb");
+	f = fopen(tu_path("empty.tar"), "wb");
 	fclose(f);
-	expect_fail(tpath("empty.tar"), EVH_EFORMAT, NULL, "");
-	expect_fail(tpath("missing.tar"), EVH_ENOTFOUND, NULL, "cannot open");
+	expect_fail(tu_path("empty.tar"), EVH_EFORMAT, NULL, "");
+	expect_fail(tu_path("missing.tar"), EVH_ENOTFOUND, NULL, "cannot open");
 }
 
 /* ---------------------------------------------------------------- bad content */
@@ -476,18 +465,6 @@ static void checks_choices_and_code(void **state)
 		    "\"tests\"");
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return tu_tmpdir(tmpdir, sizeof tmpdir, "pack-open");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,5 +484,5 @@ int main(void)
 		cmocka_unit_test(refuses_duplicate_ids),
 		cmocka_unit_test(checks_choices_and_code),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }

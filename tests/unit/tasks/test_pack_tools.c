@@ -20,17 +20,6 @@
 #include "tasks/pack.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[64];
-
-static const char *tpath(const char *name)
-{
-	static char buf[8][256];
-	static int k;
-	char *p = buf[k++ % 8];
-	snprintf(p, 256, "%s/%s", tmpdir, name);
-	return p;
-}
-
 static void put(const char *dir, const char *name, const char *text)
 {
 	char p[512];
@@ -99,7 +88,7 @@ static void inspect(const char *path, int *filter, int *format, char *names, siz
 static void build_round_trip_every_format(void **state)
 {
 	(void)state;
-	const char *dir = tpath("src");
+	const char *dir = tu_path("src");
 	put(dir, "pack.json", MCQ_MANIFEST);
 	put(dir, "items.jsonl", MCQ_ITEMS);
 	put(dir, "README.md", "A small pack.\n");
@@ -114,7 +103,7 @@ static void build_round_trip_every_format(void **state)
 	};
 	for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
 		struct evh_err err = {0};
-		const char *out = tpath(outs[i].name);
+		const char *out = tu_path(outs[i].name);
 		int rc = pack_build(dir, out, &err);
 		if (rc)
 			print_error("%s: %s\n", err.where, err.msg);
@@ -145,9 +134,9 @@ static void build_round_trip_every_format(void **state)
 	}
 	/* the same pack builds to the same bytes */
 	struct evh_err err = {0};
-	assert_int_equal(pack_build(dir, tpath("again.tar.gz"), &err), EVH_OK);
+	assert_int_equal(pack_build(dir, tu_path("again.tar.gz"), &err), EVH_OK);
 	size_t nx, ny;
-	char *x = slurp_n(tpath("o.tar.gz"), &nx), *y = slurp_n(tpath("again.tar.gz"), &ny);
+	char *x = slurp_n(tu_path("o.tar.gz"), &nx), *y = slurp_n(tu_path("again.tar.gz"), &ny);
 	assert_int_equal(nx, ny);
 	assert_memory_equal(x, y, nx);
 	/* gzip's MTIME field (bytes 4..7, RFC 1952) is zero: no build time in the bytes */
@@ -160,11 +149,11 @@ static void build_round_trip_every_format(void **state)
 static void build_refuses_invalid_and_leaves_nothing(void **state)
 {
 	(void)state;
-	const char *dir = tpath("bad");
+	const char *dir = tu_path("bad");
 	put(dir, "pack.json", MCQ_MANIFEST);
 	put(dir, "items.jsonl", "{\"id\":\"s1\",\"question\":\"q\",\"choices\":[\"a\",\"b\"],\"answer\":\"A\"}\n{\"id\":\"s1\"\n");
 	struct evh_err err = {0};
-	const char *out = tpath("bad.tar.gz");
+	const char *out = tu_path("bad.tar.gz");
 	assert_int_equal(pack_build(dir, out, &err), EVH_EFORMAT);
 	char want[300];
 	snprintf(want, sizeof want, "%s: items.jsonl:2", dir);
@@ -173,10 +162,10 @@ static void build_refuses_invalid_and_leaves_nothing(void **state)
 	assert_int_not_equal(stat(out, &st), 0);
 
 	evh_err_clear(&err);
-	assert_int_equal(pack_build(tpath("src"), tpath("o.rar"), &err), EVH_EUNSUPPORTED);
-	assert_int_not_equal(stat(tpath("o.rar"), &st), 0);
+	assert_int_equal(pack_build(tu_path("src"), tu_path("o.rar"), &err), EVH_EUNSUPPORTED);
+	assert_int_not_equal(stat(tu_path("o.rar"), &st), 0);
 	evh_err_clear(&err);
-	assert_int_equal(pack_build(tpath("nowhere"), tpath("n.tar"), &err), EVH_ENOTFOUND);
+	assert_int_equal(pack_build(tu_path("nowhere"), tu_path("n.tar"), &err), EVH_ENOTFOUND);
 	assert_non_null(strstr(err.where, "nowhere/pack.json"));
 }
 
@@ -186,7 +175,7 @@ static void digest_is_sha256sum_listing(void **state)
 {
 	(void)state;
 	/* A digest anyone can recompute from the unpacked files with coreutils. */
-	const char *dir = tpath("src");
+	const char *dir = tu_path("src");
 	char cmd[512], ref[128] = "";
 	snprintf(cmd, sizeof cmd, "cd '%s' && sha256sum pack.json items.jsonl | sha256sum", dir);
 	FILE *f = popen(cmd, "r");
@@ -194,20 +183,20 @@ static void digest_is_sha256sum_listing(void **state)
 	assert_non_null(fgets(ref, sizeof ref, f));
 	assert_int_equal(pclose(f), 0);
 	ref[64] = '\0';
-	struct pack *p = open_ok(tpath("o.zip"));
+	struct pack *p = open_ok(tu_path("o.zip"));
 	assert_string_equal(pack_digest(p), ref);
 	pack_close(p);
 
 	/* one changed byte, another digest */
-	const char *d2 = tpath("src2");
+	const char *d2 = tu_path("src2");
 	put(d2, "pack.json", MCQ_MANIFEST);
 	char items[sizeof MCQ_ITEMS];
 	memcpy(items, MCQ_ITEMS, sizeof items);
 	*strstr(items, "H2O") = 'h';
 	put(d2, "items.jsonl", items);
 	struct evh_err err = {0};
-	assert_int_equal(pack_build(d2, tpath("o2.tar"), &err), EVH_OK);
-	p = open_ok(tpath("o2.tar"));
+	assert_int_equal(pack_build(d2, tu_path("o2.tar"), &err), EVH_OK);
+	p = open_ok(tu_path("o2.tar"));
 	assert_string_not_equal(pack_digest(p), ref);
 	pack_close(p);
 }
@@ -217,7 +206,7 @@ static void digest_is_sha256sum_listing(void **state)
 static void render_with_choices_and_fewshot(void **state)
 {
 	(void)state;
-	struct pack *p = open_ok(tpath("o.tar"));
+	struct pack *p = open_ok(tu_path("o.tar"));
 	char *s = NULL;
 	struct evh_err err = {0};
 	assert_int_equal(pack_render_prompt(p, pack_item_at(p, 0), &s, &err), EVH_OK);
@@ -227,11 +216,11 @@ static void render_with_choices_and_fewshot(void **state)
 	pack_close(p);
 
 	/* no template: the question as is */
-	const char *dir = tpath("plain");
+	const char *dir = tu_path("plain");
 	put(dir, "pack.json", "{\"name\":\"p\",\"version\":\"1\",\"domain\":\"math\",\"scorer\":\"math\"}");
 	put(dir, "items.jsonl", "{\"id\":\"1\",\"question\":\"What is {x} + 1?\",\"answer\":\"2\"}\n");
-	assert_int_equal(pack_build(dir, tpath("plain.tar"), &err), EVH_OK);
-	p = open_ok(tpath("plain.tar"));
+	assert_int_equal(pack_build(dir, tu_path("plain.tar"), &err), EVH_OK);
+	p = open_ok(tu_path("plain.tar"));
 	assert_int_equal(pack_render_prompt(p, pack_item_at(p, 0), &s, &err), EVH_OK);
 	assert_string_equal(s, "What is {x} + 1?");
 	free(s);
@@ -248,7 +237,7 @@ static void gen_arith_format_and_reference(void **state)
 {
 	(void)state;
 	struct evh_err err = {0};
-	const char *dir = tpath("arith0");
+	const char *dir = tu_path("arith0");
 	assert_int_equal(pack_gen_arith(dir, 0, 400, &err), EVH_OK);
 	char out[300];
 	snprintf(out, sizeof out, "%s.tar.gz", dir);
@@ -311,28 +300,28 @@ static void gen_arith_is_deterministic(void **state)
 {
 	(void)state;
 	struct evh_err err = {0};
-	assert_int_equal(pack_gen_arith(tpath("g1"), 20250120, 50, &err), EVH_OK);
-	assert_int_equal(pack_gen_arith(tpath("g2"), 20250120, 50, &err), EVH_OK);
-	assert_int_equal(pack_gen_arith(tpath("g3"), 20250121, 50, &err), EVH_OK);
+	assert_int_equal(pack_gen_arith(tu_path("g1"), 20250120, 50, &err), EVH_OK);
+	assert_int_equal(pack_gen_arith(tu_path("g2"), 20250120, 50, &err), EVH_OK);
+	assert_int_equal(pack_gen_arith(tu_path("g3"), 20250121, 50, &err), EVH_OK);
 	char p1[300], p2[300], p3[300];
-	snprintf(p1, sizeof p1, "%s/items.jsonl", tpath("g1"));
-	snprintf(p2, sizeof p2, "%s/items.jsonl", tpath("g2"));
-	snprintf(p3, sizeof p3, "%s/items.jsonl", tpath("g3"));
+	snprintf(p1, sizeof p1, "%s/items.jsonl", tu_path("g1"));
+	snprintf(p2, sizeof p2, "%s/items.jsonl", tu_path("g2"));
+	snprintf(p3, sizeof p3, "%s/items.jsonl", tu_path("g3"));
 	char *a = slurp(p1), *b = slurp(p2), *c = slurp(p3);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, c);
 	free(a);
 	free(b);
 	free(c);
-	snprintf(p1, sizeof p1, "%s/pack.json", tpath("g1"));
-	snprintf(p2, sizeof p2, "%s/pack.json", tpath("g2"));
+	snprintf(p1, sizeof p1, "%s/pack.json", tu_path("g1"));
+	snprintf(p2, sizeof p2, "%s/pack.json", tu_path("g2"));
 	a = slurp(p1);
 	b = slurp(p2);
 	assert_string_equal(a, b);
 	assert_non_null(strstr(a, "\"20250120\"")); /* the seed is recorded */
 	free(a);
 	free(b);
-	assert_int_equal(pack_gen_arith(tpath("g4"), 1, 0, &err), EVH_EMISUSE);
+	assert_int_equal(pack_gen_arith(tu_path("g4"), 1, 0, &err), EVH_EMISUSE);
 }
 
 /* ---------------------------------------------------------------- find */
@@ -340,7 +329,7 @@ static void gen_arith_is_deterministic(void **state)
 static void find_search_order(void **state)
 {
 	(void)state;
-	const char *d1 = tpath("f1"), *d2 = tpath("f2"), *bi = tpath("fb");
+	const char *d1 = tu_path("f1"), *d2 = tu_path("f2"), *bi = tu_path("fb");
 	char p[512], env[600];
 	put(d1, "x.zip", "");
 	put(d2, "x.tar.gz", "");
@@ -381,18 +370,6 @@ static void find_search_order(void **state)
 	unsetenv("EVALH_PACKS");
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return tu_tmpdir(tmpdir, sizeof tmpdir, "pack-tools");
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return tu_rmtree(tmpdir);
-}
-
 int main(void)
 {
 	/* in order: later tests read what build_round_trip_every_format wrote */
@@ -405,5 +382,5 @@ int main(void)
 		cmocka_unit_test(gen_arith_is_deterministic),
 		cmocka_unit_test(find_search_order),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_scratch_setup, tu_scratch_teardown);
 }
