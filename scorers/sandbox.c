@@ -310,6 +310,7 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 	c.uid = uid;
 	c.gid = uid;
 	c.sync_rd = r->fds[F_SYNC_C];
+	c.sync_parent = r->fds[F_SYNC_P];
 	c.fail_wr = r->fds[F_FAIL_W];
 	c.status_wr = r->fds[F_ST_W];
 	c.stdin_fd = r->fds[F_STDIN];
@@ -370,9 +371,13 @@ static int run_once(const struct sbx_spec *s, int layers, struct run *r, struct 
 
 	int setup_ok = 1;
 	if (layers & SBX_L_USERNS) {
-		char map[64];
+		char map[64], ready;
 		snprintf(map, sizeof map, "0 %u 1", (unsigned)geteuid());
-		setup_ok = write_proc(r->pid, "setgroups", "deny") == 0 &&
+		/* The child says when its /proc files are ours to write (see sbx_child_main). */
+		ssize_t k;
+		while ((k = recv(r->fds[F_SYNC_P], &ready, 1, 0)) < 0 && errno == EINTR)
+			;
+		setup_ok = k == 1 && write_proc(r->pid, "setgroups", "deny") == 0 &&
 			   write_proc(r->pid, "uid_map", map) == 0;
 		snprintf(map, sizeof map, "0 %u 1", (unsigned)getegid());
 		setup_ok = setup_ok && write_proc(r->pid, "gid_map", map) == 0;

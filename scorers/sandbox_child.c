@@ -297,9 +297,19 @@ void sbx_child_main(const struct sbx_child *c)
 {
 	char go;
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* the harness dies: so does the sandbox */
+	close(c->sync_parent);
+	/* The harness is not dumpable (its memory holds API keys), and a clone inherits that, which
+	 * makes our /proc files root's: unprivileged, the parent could not write our uid_map. So we
+	 * are dumpable only until the go, while nothing but the parent acts on us; init then stays
+	 * undumpable, so the program cannot read the harness's memory through /proc/1/mem. */
+	if ((c->layers & SBX_L_USERNS) &&
+	    (prctl(PR_SET_DUMPABLE, 1) != 0 || write(c->sync_rd, "r", 1) != 1)) /* ready for the maps */
+		fail(c, SBX_STEP_SYNC);
 	if (read(c->sync_rd, &go, 1) != 1)
 		fail(c, SBX_STEP_SYNC);
 	close(c->sync_rd);
+	if (c->layers & SBX_L_USERNS)
+		prctl(PR_SET_DUMPABLE, 0);
 	if (c->net_fd >= 0 && syscall(SYS_setns, c->net_fd, CLONE_NEWNET) != 0)
 		fail(c, SBX_STEP_NET);
 	if (c->layers & SBX_L_MNTNS)

@@ -50,6 +50,7 @@ struct sbx_child {
 	uid_t uid;                /* the program's uid/gid when started as root */
 	gid_t gid;
 	int sync_rd;              /* one byte "go" once uid maps and cgroups are set */
+	int sync_parent;          /* the parent's end: closed at once, so a parent that gives up is EOF */
 	int fail_wr;              /* sbx_fail_msg on a failed step; closed on exec */
 	int status_wr;            /* sbx_status_msg from init */
 	int stdin_fd, out_wr, err_wr;
