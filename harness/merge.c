@@ -74,13 +74,18 @@ static void shard_fini(struct shard_run *s)
 	memset(s, 0, sizeof *s);
 }
 
+static void line_free(void *p)
+{
+	struct line *l = p;
+	free(l->text);
+	free(l->task);
+	free(l->item);
+}
+
 static void lines_free(struct lines *ls)
 {
-	for (size_t i = 0; i < ls->n; i++) {
-		free(ls->v[i].text);
-		free(ls->v[i].task);
-		free(ls->v[i].item);
-	}
+	for (size_t i = 0; i < ls->n; i++)
+		line_free(&ls->v[i]);
 	free(ls->v);
 	memset(ls, 0, sizeof *ls);
 }
@@ -242,12 +247,8 @@ struct owned_id {
 static int cmp_owned(const void *a, const void *b)
 {
 	const struct owned_id *x = a, *y = b;
-	int c = strcmp(x->task, y->task);
-	if (!c)
-		c = strcmp(x->item, y->item);
-	if (!c)
-		c = (x->shard > y->shard) - (x->shard < y->shard);
-	return c;
+	/* sample order, the owning shard in the sample index's place: equal items end up side by side */
+	return evh_sample_cmp(x->task, x->item, (long)x->shard, y->task, y->item, (long)y->shard);
 }
 
 /* Every item in one shard only, every shard index once, and together the whole selection: the
@@ -334,9 +335,6 @@ static int lines_push(struct lines *ls, struct line *l)
 	return EVH_OK;
 }
 
-/* Reads DIR/samples.jsonl of shard `si`: every complete line must be a sample of an item the shard
- * lists, with a sample index below the task's k. A last line without its newline was cut by a kill
- * and is not a finished sample (results/README.md). */
 struct read_ctx {
 	const struct shard_run *s;
 	size_t si;
@@ -371,9 +369,7 @@ static int add_sample(void *ctx, cJSON **obj, const char *raw, size_t len, const
 		memcpy(l.text + len, "\n", 2);
 	}
 	if (!l.text || !l.task || !l.item || lines_push(rd->ls, &l)) {
-		free(l.text);
-		free(l.task);
-		free(l.item);
+		line_free(&l);
 		return evh_err_fail(err, EVH_ENOMEM, where, "samples");
 	}
 	return EVH_OK;
@@ -390,25 +386,16 @@ static int read_samples(const struct shard_run *sh, size_t si, struct lines *ls,
 	return evh_jsonl_each(path, add_sample, &ctx, err);
 }
 
-static int cmp_key(const struct line *x, const struct line *y)
-{
-	int c = strcmp(x->task, y->task);
-	if (!c)
-		c = strcmp(x->item, y->item);
-	if (!c)
-		c = (x->sample > y->sample) - (x->sample < y->sample);
-	return c;
-}
-
 static int cmp_line_key(const void *a, const void *b)
 {
-	return cmp_key(a, b);
+	const struct line *x = a, *y = b;
+	return evh_sample_cmp(x->task, x->item, x->sample, y->task, y->item, y->sample);
 }
 
 static int cmp_line_key_seq(const void *a, const void *b)
 {
 	const struct line *x = a, *y = b;
-	int c = cmp_key(x, y);
+	int c = cmp_line_key(x, y);
 	if (!c)
 		c = (x->shard > y->shard) - (x->shard < y->shard);
 	if (!c)
@@ -427,18 +414,7 @@ static int cmp_line_pos(const void *a, const void *b)
  * sorted by key. Items were checked to be in one shard each, so equal keys share a shard. */
 static void keep_last(struct lines *ls)
 {
-	qsort(ls->v, ls->n, sizeof *ls->v, cmp_line_key_seq);
-	size_t m = 0;
-	for (size_t i = 0; i < ls->n; i++) {
-		if (i + 1 < ls->n && cmp_key(&ls->v[i], &ls->v[i + 1]) == 0) {
-			free(ls->v[i].text);
-			free(ls->v[i].task);
-			free(ls->v[i].item);
-			continue;
-		}
-		ls->v[m++] = ls->v[i];
-	}
-	ls->n = m;
+	ls->n = evh_keep_last(ls->v, ls->n, sizeof *ls->v, cmp_line_key_seq, cmp_line_key, line_free);
 }
 
 /* Every sample 0..k-1 of every listed item has a line. Names the first missing ones. */

@@ -188,7 +188,12 @@ static int data_acc_cost(const struct evh_run *runs, size_t n, struct evh_buf *b
 	return rc;
 }
 
-static int data_cdf(const struct evh_run *runs, size_t n, enum field f, struct evh_buf *b, size_t *blocks)
+/* One gnuplot block per model that has values of f: `rows` writes the points of its sorted values
+ * v[0..m), m > 0 (a model without any gets no block). */
+typedef int (*rows_fn)(const double *v, size_t m, const void *ctx, struct evh_buf *b);
+
+static int per_model(const struct evh_run *runs, size_t n, enum field f, rows_fn rows, const void *ctx,
+		     struct evh_buf *b, size_t *blocks)
 {
 	int rc = 0;
 	for (size_t r = 0; r < n && !rc; r++) {
@@ -198,10 +203,43 @@ static int data_cdf(const struct evh_run *runs, size_t n, enum field f, struct e
 			return EVH_ENOMEM;
 		if (m)
 			rc = block_start(b, blocks, runs[r].model);
-		for (size_t i = 0; i < m && !rc; i++)
-			rc = evh_buf_printf(b, "%.6g %.6g\n", v[i], (double)(i + 1) / (double)m);
+		if (m && !rc)
+			rc = rows(v, m, ctx, b);
 		free(v);
 	}
+	return rc;
+}
+
+static int cdf_rows(const double *v, size_t m, const void *ctx, struct evh_buf *b)
+{
+	(void)ctx;
+	int rc = 0;
+	for (size_t i = 0; i < m && !rc; i++)
+		rc = evh_buf_printf(b, "%.6g %.6g\n", v[i], (double)(i + 1) / (double)m);
+	return rc;
+}
+
+static int data_cdf(const struct evh_run *runs, size_t n, enum field f, struct evh_buf *b, size_t *blocks)
+{
+	return per_model(runs, n, f, cdf_rows, NULL, b, blocks);
+}
+
+struct bins {
+	double lo, w;
+	int n;
+};
+
+static int hist_rows(const double *v, size_t m, const void *ctx, struct evh_buf *b)
+{
+	const struct bins *h = ctx;
+	size_t count[HIST_BINS] = {0};
+	for (size_t i = 0; i < m; i++) {
+		int k = (int)((v[i] - h->lo) / h->w);
+		count[k >= h->n ? h->n - 1 : k < 0 ? 0 : k]++;
+	}
+	int rc = 0;
+	for (int k = 0; k < h->n && !rc; k++)
+		rc = evh_buf_printf(b, "%.6g %.6g\n", h->lo + (k + 0.5) * h->w, (double)count[k] / (double)m);
 	return rc;
 }
 
@@ -221,30 +259,13 @@ static int data_hist(const struct evh_run *runs, size_t n, enum field f, struct 
 		}
 	if (!isfinite(lo) || hi <= 0)
 		return 0;
-	int bins = HIST_BINS;
-	if (hi - lo + 1 < bins)
-		bins = (int)(hi - lo + 1);
-	double w = (hi - lo) / bins;
-	if (w <= 0)
-		w = 1;
-	int rc = 0;
-	for (size_t r = 0; r < n && !rc; r++) {
-		size_t m;
-		double *v = values(&runs[r], f, &m);
-		if (!v)
-			return EVH_ENOMEM;
-		size_t count[HIST_BINS] = {0};
-		for (size_t i = 0; i < m; i++) {
-			int k = (int)((v[i] - lo) / w);
-			count[k >= bins ? bins - 1 : k < 0 ? 0 : k]++;
-		}
-		if (m)
-			rc = block_start(b, blocks, runs[r].model);
-		for (int k = 0; k < bins && m && !rc; k++)
-			rc = evh_buf_printf(b, "%.6g %.6g\n", lo + (k + 0.5) * w, (double)count[k] / (double)m);
-		free(v);
-	}
-	return rc;
+	struct bins h = {lo, 0, HIST_BINS};
+	if (hi - lo + 1 < h.n)
+		h.n = (int)(hi - lo + 1);
+	h.w = (hi - lo) / h.n;
+	if (h.w <= 0)
+		h.w = 1;
+	return per_model(runs, n, f, hist_rows, &h, b, blocks);
 }
 
 struct scored {

@@ -116,15 +116,39 @@ static int rec_from_json(const cJSON *o, struct rec *r)
 	return EVH_OK;
 }
 
+int evh_sample_cmp(const char *task_a, const char *item_a, long n_a, const char *task_b, const char *item_b,
+		   long n_b)
+{
+	int c = strcmp(task_a, task_b);
+	if (!c)
+		c = strcmp(item_a, item_b);
+	if (!c)
+		c = (n_a > n_b) - (n_a < n_b);
+	return c;
+}
+
+size_t evh_keep_last(void *v, size_t n, size_t size, int (*by_pos)(const void *, const void *),
+		     int (*by_key)(const void *, const void *), void (*drop)(void *))
+{
+	char *e = v;
+	qsort(e, n, size, by_pos);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && by_key(e + i * size, e + (i + 1) * size) == 0) {
+			drop(e + i * size);
+			continue;
+		}
+		if (m != i)
+			memcpy(e + m * size, e + i * size, size);
+		m++;
+	}
+	return m;
+}
+
 static int cmp_rec(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
-	int c = strcmp(x->task, y->task);
-	if (!c)
-		c = strcmp(x->item, y->item);
-	if (!c)
-		c = (x->sample > y->sample) - (x->sample < y->sample);
-	return c;
+	return evh_sample_cmp(x->task, x->item, x->sample, y->task, y->item, y->sample);
 }
 
 static int cmp_rec_seq(const void *a, const void *b)
@@ -165,20 +189,15 @@ static int read_records(const char *path, struct recs *rs, struct evh_err *err)
 	return evh_jsonl_each(path, add_record, rs, err);
 }
 
-/* Keeps the last record of each (task, item, sample): sort by key then file position, keep the
- * last of each run of equal keys. The result stays sorted by task, item, sample. */
+static void drop_rec(void *r)
+{
+	rec_free(r);
+}
+
+/* Keeps the last record of each (task, item, sample); the result stays sorted by task, item, sample. */
 static void dedupe(struct recs *rs)
 {
-	qsort(rs->v, rs->n, sizeof *rs->v, cmp_rec_seq);
-	size_t m = 0;
-	for (size_t i = 0; i < rs->n; i++) {
-		if (i + 1 < rs->n && cmp_rec(&rs->v[i], &rs->v[i + 1]) == 0) {
-			rec_free(&rs->v[i]);
-			continue;
-		}
-		rs->v[m++] = rs->v[i];
-	}
-	rs->n = m;
+	rs->n = evh_keep_last(rs->v, rs->n, sizeof *rs->v, cmp_rec_seq, cmp_rec, drop_rec);
 }
 
 /* Statistics of records v[0..n) (sorted by task, item, sample): one task, or all tasks pooled. */
