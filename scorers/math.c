@@ -21,42 +21,49 @@ void scr_math_opts_defaults(struct scr_math_opts *o)
 	o->min_sig_digits = 3;
 }
 
-int scr_math_opts_parse(const char *json, struct scr_math_opts *o, struct evh_err *err)
+int scr_opts_each(const char *json, scr_opt_fn take, void *ctx, struct evh_err *err)
 {
-	scr_math_opts_defaults(o);
 	if (!json || !*json)
 		return EVH_OK;
 	cJSON *root = cJSON_Parse(json);
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return evh_err_fail(err, EVH_EFORMAT, "scorer options", "expected a JSON object");
-	}
 	int rc = EVH_OK;
-	for (cJSON *it = root->child; it && !rc; it = it->next) {
-		const char *k = it->string;
-		if (strcmp(k, "tolerance") == 0 || strcmp(k, "abs_tolerance") == 0) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= 1)
-				rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"%s\": expected a number in [0, 1)", k);
-			else if (k[0] == 't')
-				o->rel_tol = it->valuedouble;
-			else
-				o->abs_tol = it->valuedouble;
-		} else if (strcmp(k, "percent") == 0) {
-			if (!cJSON_IsBool(it))
-				rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"percent\": expected true or false");
-			else
-				o->percent = cJSON_IsTrue(it);
-		} else if (strcmp(k, "min_sig_digits") == 0) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 17)
-				rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"min_sig_digits\": expected 1..17");
-			else
-				o->min_sig_digits = (int)it->valuedouble;
-		} else {
-			rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "unknown option \"%s\"", k);
-		}
-	}
+	if (!cJSON_IsObject(root))
+		rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "expected a JSON object");
+	for (cJSON *it = rc ? NULL : root->child; it && !rc; it = it->next)
+		rc = take(it, ctx, err);
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int take_opt(const cJSON *it, void *ctx, struct evh_err *err)
+{
+	struct scr_math_opts *o = ctx;
+	const char *k = it->string;
+	if (strcmp(k, "tolerance") == 0 || strcmp(k, "abs_tolerance") == 0) {
+		if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= 1)
+			return evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"%s\": expected a number in [0, 1)", k);
+		if (k[0] == 't')
+			o->rel_tol = it->valuedouble;
+		else
+			o->abs_tol = it->valuedouble;
+	} else if (strcmp(k, "percent") == 0) {
+		if (!cJSON_IsBool(it))
+			return evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"percent\": expected true or false");
+		o->percent = cJSON_IsTrue(it);
+	} else if (strcmp(k, "min_sig_digits") == 0) {
+		if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 17)
+			return evh_err_fail(err, EVH_EFORMAT, "scorer options", "\"min_sig_digits\": expected 1..17");
+		o->min_sig_digits = (int)it->valuedouble;
+	} else {
+		return evh_err_fail(err, EVH_EFORMAT, "scorer options", "unknown option \"%s\"", k);
+	}
+	return EVH_OK;
+}
+
+int scr_math_opts_parse(const char *json, struct scr_math_opts *o, struct evh_err *err)
+{
+	scr_math_opts_defaults(o);
+	return scr_opts_each(json, take_opt, o, err);
 }
 
 /* ---- comparison context ---------------------------------------------------------------- */

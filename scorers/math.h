@@ -17,6 +17,16 @@ struct scr_math_opts {
 
 void scr_math_opts_defaults(struct scr_math_opts *o);
 
+/* The one walk over a scorer's options (JSON object text from pack.json), shared by the math, exact
+ * and numeric scorers: parses `json` and calls `take` for each member in order, stopping at the
+ * first error; `take` stores the value or records EVH_EFORMAT naming the key. NULL or "" means no
+ * options (EVH_OK, no call); text that is not a JSON object is EVH_EFORMAT at "scorer options".
+ * Defaults are the caller's to set before. Here, not in a file of its own, because the fuzz build
+ * (tests/fuzz/run.sh) links math.c and numeric.c by name. */
+struct cJSON;
+typedef int (*scr_opt_fn)(const struct cJSON *it, void *ctx, struct evh_err *err);
+int scr_opts_each(const char *json, scr_opt_fn take, void *ctx, struct evh_err *err);
+
 /* Reads options from JSON object text (NULL or "" keeps the defaults). EVH_EFORMAT naming the key
  * for an unknown key or a value of the wrong type or range. */
 int scr_math_opts_parse(const char *json, struct scr_math_opts *o, struct evh_err *err);

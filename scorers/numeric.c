@@ -11,6 +11,7 @@
 #include "scorers/expr.h"
 #include "scorers/extract.h"
 #include "scorers/latex.h"
+#include "scorers/math.h"
 #include "scorers/simple.h"
 
 #define DEFAULT_REL 1e-6
@@ -62,26 +63,36 @@ int scr_numeric_opt(const cJSON *it, double *rel, double *abs_tol, int *taken, s
 	return EVH_OK;
 }
 
-static int parse_opts(const char *json, double *rel, double *abs_tol, struct evh_err *err)
+/* Defined here rather than in scorer.c (its other user) because the fuzz build links numeric.c
+ * without scorer.c. */
+int scr_answer_find(const char *response, int rules, struct scr_result *out, struct evh_err *err)
 {
-	*rel = DEFAULT_REL;
-	*abs_tol = DEFAULT_ABS;
-	if (!json || !*json)
-		return EVH_OK;
-	cJSON *root = cJSON_Parse(json);
-	int rc = EVH_OK;
-	if (!cJSON_IsObject(root))
-		rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "expected a JSON object");
-	for (cJSON *it = root ? root->child : NULL; it && !rc; it = it->next) {
-		int taken;
-		rc = scr_numeric_opt(it, rel, abs_tol, &taken, err);
-		if (!rc && !taken)
-			rc = evh_err_fail(err, EVH_EFORMAT, "scorer options",
-					  "unknown option \"%s\" for the numeric scorer (known: tolerance, abs_tolerance)",
-					  it->string);
-	}
-	cJSON_Delete(root);
+	int rc = scr_extract_answer(response, rules, &out->extracted, &out->rule, err);
+	if (!rc && !out->extracted)
+		out->verdict = SCR_NO_ANSWER;
 	return rc;
+}
+
+struct tol {
+	double rel, abs_tol;
+};
+
+static int take_opt(const cJSON *it, void *ctx, struct evh_err *err)
+{
+	struct tol *t = ctx;
+	int taken;
+	int rc = scr_numeric_opt(it, &t->rel, &t->abs_tol, &taken, err);
+	if (!rc && !taken)
+		rc = evh_err_fail(err, EVH_EFORMAT, "scorer options",
+				  "unknown option \"%s\" for the numeric scorer (known: tolerance, abs_tolerance)",
+				  it->string);
+	return rc;
+}
+
+static int parse_opts(const char *json, struct tol *t, struct evh_err *err)
+{
+	*t = (struct tol){DEFAULT_REL, DEFAULT_ABS};
+	return scr_opts_each(json, take_opt, t, err);
 }
 
 int scr_numeric_compare(const char *gold, const char *pred, double rel, double abs_tol, struct scr_result *out,
@@ -106,17 +117,12 @@ int scr_numeric_compare(const char *gold, const char *pred, double rel, double a
 int scr_numeric_score(const char *options_json, const char *response, const struct scr_gold *gold,
 		      struct scr_result *out, struct evh_err *err)
 {
-	double rel, abs_tol;
-	int rc = parse_opts(options_json, &rel, &abs_tol, err);
-	if (rc)
+	struct tol t;
+	int rc = parse_opts(options_json, &t, err);
+	if (!rc)
+		rc = scr_answer_find(response, SCR_EX_MATH, out, err);
+	if (rc || !out->extracted)
 		return rc;
-	rc = scr_extract_answer(response, SCR_EX_MATH, &out->extracted, &out->rule, err);
-	if (rc)
-		return rc;
-	if (!out->extracted) {
-		out->verdict = SCR_NO_ANSWER;
-		return EVH_OK;
-	}
 	/* "The answer is 42 apples, I think": the phrase rules take the rest of the sentence; the number
 	 * it opens with is the answer. (Only a leading one: "x+1" must not become "1".) */
 	double v;
@@ -144,5 +150,5 @@ int scr_numeric_score(const char *options_json, const char *response, const stru
 			}
 		}
 	}
-	return scr_numeric_compare(gold->answer, out->extracted, rel, abs_tol, out, err);
+	return scr_numeric_compare(gold->answer, out->extracted, t.rel, t.abs_tol, out, err);
 }

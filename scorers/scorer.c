@@ -92,41 +92,24 @@ int scr_exact_equal(const char *a, const char *b, int fold)
 	return i == la && j == lb;
 }
 
-static int exact_opts(const char *json, int *fold, struct evh_err *err)
+static int take_exact_opt(const cJSON *it, void *ctx, struct evh_err *err)
 {
-	*fold = 1;
-	if (!json || !*json)
-		return EVH_OK;
-	cJSON *root = cJSON_Parse(json);
-	int rc = EVH_OK;
-	if (!cJSON_IsObject(root))
-		rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "expected a JSON object");
-	for (cJSON *it = root ? root->child : NULL; it && !rc; it = it->next) {
-		if (strcmp(it->string, "case_sensitive") == 0 && cJSON_IsBool(it))
-			*fold = !cJSON_IsTrue(it);
-		else
-			rc = evh_err_fail(err, EVH_EFORMAT, "scorer options", "unknown or mistyped option \"%s\"",
-					  it->string);
-	}
-	cJSON_Delete(root);
-	return rc;
+	if (strcmp(it->string, "case_sensitive") != 0 || !cJSON_IsBool(it))
+		return evh_err_fail(err, EVH_EFORMAT, "scorer options", "unknown or mistyped option \"%s\"", it->string);
+	*(int *)ctx = !cJSON_IsTrue(it);
+	return EVH_OK;
 }
 
 static int score_exact(const char *options_json, const char *response, const struct scr_gold *gold,
 		       struct scr_result *out, struct evh_err *err)
 {
-	int fold;
-	int rc = exact_opts(options_json, &fold, err);
-	if (rc)
+	int fold = 1;
+	int rc = scr_opts_each(options_json, take_exact_opt, &fold, err);
+	if (!rc)
+		rc = scr_answer_find(response, (SCR_EX_MATH & ~SCR_EX_LAST_NUMBER) | SCR_EX_WHOLE, out, err);
+	if (rc || !out->extracted)
 		return rc;
-	rc = scr_extract_answer(response, (SCR_EX_MATH & ~SCR_EX_LAST_NUMBER) | SCR_EX_WHOLE, &out->extracted,
-				&out->rule, err);
-	if (rc)
-		return rc;
-	if (!out->extracted)
-		out->verdict = SCR_NO_ANSWER;
-	else
-		out->verdict = scr_exact_equal(gold->answer, out->extracted, fold) ? SCR_CORRECT : SCR_WRONG;
+	out->verdict = scr_exact_equal(gold->answer, out->extracted, fold) ? SCR_CORRECT : SCR_WRONG;
 	return EVH_OK;
 }
 
@@ -137,15 +120,10 @@ static int score_math(const char *options_json, const char *response, const stru
 {
 	struct scr_math_opts o;
 	int rc = scr_math_opts_parse(options_json, &o, err);
-	if (rc)
+	if (!rc)
+		rc = scr_answer_find(response, SCR_EX_MATH, out, err);
+	if (rc || !out->extracted)
 		return rc;
-	rc = scr_extract_answer(response, SCR_EX_MATH, &out->extracted, &out->rule, err);
-	if (rc)
-		return rc;
-	if (!out->extracted) {
-		out->verdict = SCR_NO_ANSWER;
-		return EVH_OK;
-	}
 	/* a gold that is a whole MATH solution: its boxed answer */
 	size_t bl;
 	const char *g = gold->answer;

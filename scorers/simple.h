@@ -11,6 +11,11 @@
  * trailing '.' dropped, runs of space collapsed); `fold` compares case-insensitively (ASCII). */
 int scr_exact_equal(const char *a, const char *b, int fold);
 
+/* The answer found in `response` by the extraction rules `rules` (extract.h SCR_EX_*) into
+ * out->extracted and out->rule; none found leaves out->extracted NULL and sets out->verdict to
+ * SCR_NO_ANSWER. Returns the extraction's error code. The first step of exact, math and numeric. */
+int scr_answer_find(const char *response, int rules, struct scr_result *out, struct evh_err *err);
+
 /* "numeric": the answer found by the math extraction rules must be one real number within
  * max(abs_tolerance, tolerance * max(|gold|, |pred|)) of the gold.
  * Options: "tolerance" (relative, default 1e-6), "abs_tolerance" (default 1e-9).
