@@ -1,15 +1,24 @@
 /* pool.c — a fixed set of pthreads running one function on every thread at once: the caller's
- * thread is share 0, worker i share i. A generation counter under one mutex hands out each job, so
- * a worker that wakes late can never run a stale job twice. On it: row-parallel matrix products
- * for single-token and batched steps, and the ranks of a split model (parallel_run.c). */
+ * thread is share 0, worker i share i. A generation counter hands out each job, so a worker that
+ * wakes late can never run a stale job twice. On it: row-parallel matrix products for single-token
+ * and batched steps, and the ranks of a split model (parallel_run.c).
+ *
+ * A decode step is a hundred or so small jobs with serial work between them. Sleeping on a
+ * condition variable after each job made two threads slower than one (a futex wake is tens of
+ * microseconds on a VM, as long as a job), so both sides spin on the counters for a short while
+ * before they sleep, as llama.cpp's and calm's thread pools do; between tokens they sleep. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "engine/batch_ops.h"
 #include "engine/pool.h"
 
 /* Below this many multiply-adds the wake-up costs more than the work saves. */
 #define POOL_MIN_WORK (1 << 16)
+/* How long a thread spins for the next job (or for the others to finish) before it sleeps. */
+#define POOL_SPIN_NS 200000L
 
 /* eng_linear_rows(y, ldy, l, x, ldx, rows), its output rows cut into n_shares shares. */
 struct linear_job {
@@ -25,8 +34,9 @@ struct eng_pool {
 	pthread_t *th;
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
-	unsigned long gen;
-	int pending, quit;
+	atomic_ulong gen;   /* bumped (release) after fn and arg are set */
+	atomic_int pending; /* workers still running the current job */
+	atomic_int quit;
 	void (*fn)(void *arg, int share); /* the job */
 	void *arg;
 };
@@ -36,6 +46,34 @@ struct worker_arg {
 	int idx;
 };
 
+static long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Spins until *v != old or the spin time is up; returns the last value read. */
+static unsigned long spin_gen(struct eng_pool *p, unsigned long old)
+{
+	long t0 = now_ns();
+	for (int i = 1;; i++) {
+		unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
+		if (g != old || atomic_load_explicit(&p->quit, memory_order_relaxed))
+			return g;
+		cpu_relax();
+		if ((i & 63) == 0 && now_ns() - t0 > POOL_SPIN_NS)
+			return g;
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct worker_arg *wa = arg;
@@ -43,22 +81,25 @@ static void *worker(void *arg)
 	int idx = wa->idx;
 	free(wa);
 	unsigned long seen = 0;
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->quit && p->gen == seen)
-			pthread_cond_wait(&p->go, &p->mu);
-		if (p->quit)
+		unsigned long g = spin_gen(p, seen);
+		if (g == seen && !atomic_load(&p->quit)) {
+			pthread_mutex_lock(&p->mu);
+			while (!atomic_load(&p->quit) && (g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
+				pthread_cond_wait(&p->go, &p->mu);
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (atomic_load(&p->quit))
 			break;
-		seen = p->gen;
-		void (*fn)(void *, int) = p->fn;
-		void *fn_arg = p->arg;
-		pthread_mutex_unlock(&p->mu);
-		fn(fn_arg, idx);
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
+		seen = g;
+		p->fn(p->arg, idx);
+		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+			/* Under the mutex: the caller checks pending under it before it sleeps. */
+			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
+			pthread_mutex_unlock(&p->mu);
+		}
 	}
-	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
@@ -67,7 +108,7 @@ void eng_pool_free(struct eng_pool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
+	atomic_store(&p->quit, 1);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 1; i < p->n; i++)
@@ -114,18 +155,28 @@ void eng_pool_run(struct eng_pool *p, void (*fn)(void *arg, int share), void *ar
 		fn(arg, 0);
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
 	p->fn = fn;
 	p->arg = arg;
-	p->pending = p->n - 1;
-	p->gen++;
+	atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+	/* The bump under the mutex: a worker about to sleep checks gen under it, so it either sees
+	 * the new job or is waiting when the broadcast comes (which costs nothing without waiters). */
+	pthread_mutex_lock(&p->mu);
+	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	fn(arg, 0);
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
+	long t0 = now_ns();
+	for (int i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
+		cpu_relax();
+		if ((i & 63) == 0 && now_ns() - t0 > POOL_SPIN_NS)
+			break;
+	}
+	if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+		pthread_mutex_lock(&p->mu);
+		while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+			pthread_cond_wait(&p->done, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 static void linear_share(void *arg, int idx)
