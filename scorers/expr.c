@@ -276,7 +276,7 @@ static int starts_factor(struct parser *p)
 		return 0;
 	const char *nm = p->s + p->i + 1;
 	static const char *const stop[] = {"cdot", "times", "div", "pm", "mp", "le", "ge", "ne", "in",
-					   "cup", "cap", "end", "to", "notin", "setminus", "right"};
+					   "cup", "cap", "end", "to", "notin", "setminus", "right", "approx"};
 	for (size_t k = 0; k < sizeof stop / sizeof stop[0]; k++)
 		if (strlen(stop[k]) == l && memcmp(stop[k], nm, l) == 0)
 			return 0;
@@ -845,7 +845,7 @@ static int relop(struct parser *p)
 	if (eat_cmd(p, "in"))
 		return 'i';
 	if (eat_cmd(p, "approx"))
-		return '=';
+		return 'a'; /* an '=' to parse_rel, which keeps an exact side before it */
 	return 0;
 }
 
@@ -859,6 +859,20 @@ static struct scr_node *parse_rel(struct parser *p)
 		struct scr_node *b = parse_union(p);
 		if (!b)
 			LEAVE(p, NULL);
+		if ((op == '=' || op == 'a') && r->kind == SCR_N_REL && r->op == '=') {
+			/* "x = 5+5+1 = 11": a chain of equalities is a worked computation, and it states
+			 * its last side (as Math-Verify reads it); an approximation after an exact side
+			 * ("x = 1/3 \approx 0.333") only rounds what it follows. */
+			if (op == '=') {
+				r->b = b;
+				if (!grow(p, r, b))
+					LEAVE(p, NULL);
+			}
+			last = b;
+			continue;
+		}
+		if (op == 'a')
+			op = '=';
 		struct scr_node *rel = node(p, SCR_N_REL);
 		if (!rel)
 			LEAVE(p, NULL);

@@ -140,7 +140,9 @@ static const char *const rx_src[RX_N] = {
 	[RX_ANSWER_IS] = "\\banswer\\s+is\\b[\\s:]*",
 	[RX_GSM8K] = "####\\s*",
 	[RX_ANSWER_COLON] = "\\banswer\\s*:\\s*",
-	[RX_NUMBER] = "-?\\d+(?:,\\d{3})*(?:\\.\\d+)?(?:/\\d+)?",
+	/* not glued to a word before it ("AZYUK2A" holds no answer; "5cm" after a number is fine);
+	 * ".4" is a number */
+	[RX_NUMBER] = "(?<![A-Za-z])-?(?:\\d+(?:,\\d{3})*(?:\\.\\d+)?|\\.\\d+)(?:/\\d+)?",
 };
 static pcre2_code *rx[RX_N];
 static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
@@ -208,6 +210,66 @@ static const char *last_phrase(int k, const char *s, size_t n, pcre2_match_data 
 	return best;
 }
 
+/* The content of the last complete math span: $$...$$, \[...\], \(...\), or $...$ on one line
+ * whose closing '$' is not followed by a digit ("costs $5 and $10" is money, not math; pandoc's
+ * rule). An escaped \$ is no delimiter. Trimmed; NULL when none holds anything. A response that
+ * ends "... so $x = \frac{1}{3}$." states its answer there, and the last number ("3") is not it. */
+static const char *last_latex(const char *s, size_t n, size_t *len)
+{
+	const char *best = NULL;
+	for (size_t i = 0; i < n;) {
+		const char *close = NULL;
+		size_t ol = 0, cl = 0;
+		if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '(' || s[i + 1] == '[')) {
+			ol = cl = 2;
+			close = memmem(s + i + 2, n - i - 2, s[i + 1] == '(' ? "\\)" : "\\]", 2);
+		} else if (s[i] == '\\') {
+			i += 2; /* \$ and any other escape */
+			continue;
+		} else if (s[i] == '$' && i + 1 < n && s[i + 1] == '$') {
+			ol = cl = 2;
+			close = memmem(s + i + 2, n - i - 2, "$$", 2);
+		} else if (s[i] == '$') {
+			ol = cl = 1;
+			for (size_t j = i + 1; j < n && s[j] != '\n'; j++) {
+				if (s[j] == '\\') {
+					j++;
+					continue;
+				}
+				if (s[j] == '$') {
+					if (j + 1 < n && isdigit((unsigned char)s[j + 1]))
+						break;
+					close = s + j;
+					break;
+				}
+			}
+		} else {
+			i++;
+			continue;
+		}
+		if (!close) {
+			i += ol;
+			continue;
+		}
+		const char *a = s + i + ol, *e = close;
+		while (a < e && isspace((unsigned char)*a))
+			a++;
+		while (e > a && isspace((unsigned char)e[-1]))
+			e--;
+		/* one closing '.' or ',' of the sentence, never the "..." of a sequence */
+		if (e > a && (e[-1] == ',' || (e[-1] == '.' && (e - a < 2 || e[-2] != '.'))))
+			e--;
+		while (e > a && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > a) {
+			best = a;
+			*len = (size_t)(e - a);
+		}
+		i = (size_t)(close - s) + cl;
+	}
+	return best;
+}
+
 static const char *last_number(const char *s, size_t n, pcre2_match_data *md, size_t *len)
 {
 	const char *best = NULL;
@@ -266,6 +328,18 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 	for (size_t i = 0; i < sizeof phrases / sizeof phrases[0] && !found; i++)
 		if ((flags & phrases[i].flag) && (found = last_phrase(phrases[i].rx, s, n, md, &len)))
 			*rule = phrases[i].name;
+	if (!found && (flags & SCR_EX_LATEX) && (found = last_latex(s, n, &len))) {
+		*rule = "latex";
+		/* "... $d = \frac{90}{n}$ ... so there are 12 sequences": a number stated after the last
+		 * span is the later statement (Math-Verify also takes the last match by position). */
+		size_t nl;
+		const char *num = (flags & SCR_EX_LAST_NUMBER) ? last_number(s, n, md, &nl) : NULL;
+		if (num && num > found + len) {
+			found = num;
+			len = nl;
+			*rule = "last_number";
+		}
+	}
 	if (!found && (flags & SCR_EX_LAST_NUMBER) && (found = last_number(s, n, md, &len)))
 		*rule = "last_number";
 	pcre2_match_data_free(md);

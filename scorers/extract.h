@@ -22,7 +22,9 @@ enum scr_extract_flags {
 	SCR_EX_ANSWER_COLON = 1 << 4,/* "Answer: X": "answer_colon" */
 	SCR_EX_LAST_NUMBER = 1 << 5, /* last number in the text: "last_number" */
 	SCR_EX_WHOLE = 1 << 6,       /* the whole (trimmed) text when nothing else fired: "whole" */
-	SCR_EX_MATH = 0x3f,          /* every rule but "whole" */
+	SCR_EX_LATEX = 1 << 7,       /* last $...$ / $$...$$ / \(...\) / \[...\] span, tried before the
+				      * last number: "latex" */
+	SCR_EX_MATH = 0xbf,          /* every rule but "whole" */
 };
 
 /* Extracts the answer from `text` (reasoning already stripped by the caller, or not: a <think>

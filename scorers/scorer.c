@@ -124,17 +124,15 @@ static int score_math(const char *options_json, const char *response, const stru
 		rc = scr_answer_find(response, SCR_EX_MATH, out, err);
 	if (rc || !out->extracted)
 		return rc;
-	/* a gold that is a whole MATH solution: its boxed answer */
-	size_t bl;
-	const char *g = gold->answer;
+	/* a gold that is a whole MATH solution: its boxed answer, boxes on one line joined as the
+	 * prediction's are ("\boxed{1}, \boxed{2}" is the answer 1, 2) */
+	const char *g = gold->answer, *grule;
 	char *gcopy = NULL;
-	const char *b = scr_extract_boxed(g, strlen(g), &bl);
-	if (b) {
-		gcopy = strndup(b, bl);
-		if (!gcopy)
-			return evh_err_fail(err, EVH_ENOMEM, "scorers/math", "out of memory");
+	rc = scr_extract_answer(g, SCR_EX_BOXED, &gcopy, &grule, err);
+	if (rc)
+		return rc;
+	if (gcopy)
 		g = gcopy;
-	}
 	struct evh_err e = {0};
 	int equal;
 	rc = scr_math_equal(g, out->extracted, &o, &equal, &e);
