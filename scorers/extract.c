@@ -287,6 +287,43 @@ static const char *last_number(const char *s, size_t n, pcre2_match_data *md, si
 	return best;
 }
 
+/* Two plain words in a row ("The largest $n$ is 34"): a sentence, not an answer. */
+static int sentence_like(const char *s, size_t n)
+{
+	int run = 0;
+	for (size_t i = 0; i < n;) {
+		while (i < n && isspace((unsigned char)s[i]))
+			i++;
+		size_t a = i;
+		int alpha = 1;
+		while (i < n && !isspace((unsigned char)s[i]))
+			alpha &= isalpha((unsigned char)s[i++]) != 0;
+		run = alpha && i - a >= 2 ? run + 1 : 0;
+		if (run >= 2)
+			return 1;
+	}
+	return 0;
+}
+
+/* A phrase rule's span that is a sentence gives the answer it states: its last math span, or a
+ * number after that ("Final Answer: The largest $n$ is 34." is 34). Keeps the span when neither. */
+static void reduce_sentence(const char **p, size_t *len, const char *end, pcre2_match_data *md)
+{
+	if (!sentence_like(*p, *len))
+		return;
+	size_t ll = 0, nl = 0, w = *len;
+	while (*p + w < end && (*p)[w] == '$' && w < *len + 2) /* the span's closing '$' take_span cut */
+		w++;
+	const char *l = last_latex(*p, w, &ll), *num = last_number(*p, *len, md, &nl);
+	if (num && (!l || num > l + ll)) {
+		*p = num;
+		*len = nl;
+	} else if (l) {
+		*p = l;
+		*len = ll;
+	}
+}
+
 int scr_extract_answer(const char *text, int flags, char **out, const char **rule, struct evh_err *err)
 {
 	*out = NULL;
@@ -302,19 +339,22 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 	int rc = EVH_OK;
 	const char *found = NULL;
 	size_t len = 0;
-	if (flags & SCR_EX_BOXED) {
-		rc = boxed_answer(s, n, &b);
-		if (rc)
-			goto fail;
-		if (b.len > 0) {
-			*rule = "boxed";
-			goto done;
-		}
-	}
 	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
 	if (!md) {
 		rc = EVH_ENOMEM;
 		goto fail;
+	}
+	if (flags & SCR_EX_BOXED) {
+		rc = boxed_answer(s, n, &b);
+		if (rc) {
+			pcre2_match_data_free(md);
+			goto fail;
+		}
+		if (b.len > 0) {
+			pcre2_match_data_free(md);
+			*rule = "boxed";
+			goto done;
+		}
 	}
 	static const struct {
 		int flag, rx;
@@ -328,6 +368,8 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 	for (size_t i = 0; i < sizeof phrases / sizeof phrases[0] && !found; i++)
 		if ((flags & phrases[i].flag) && (found = last_phrase(phrases[i].rx, s, n, md, &len)))
 			*rule = phrases[i].name;
+	if (found)
+		reduce_sentence(&found, &len, s + n, md);
 	if (!found && (flags & SCR_EX_LATEX) && (found = last_latex(s, n, &len))) {
 		*rule = "latex";
 		/* "... $d = \frac{90}{n}$ ... so there are 12 sequences": a number stated after the last
