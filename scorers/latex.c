@@ -19,7 +19,7 @@ static const char *const units[] = {
 	"seconds", "s", "h", "sec", "secs", "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs", "day",
 	"days", "week", "weeks", "month", "months", "year", "years", "dollar", "dollars", "cent", "cents",
 	"euro", "euros", "degree", "degrees", "unit", "units", "square", "sq", "cubic", "per", "percent",
-	"radian", "radians", "rad", "mps", "people", "students", "times",
+	"percentage", "pct", "radian", "radians", "rad", "mps", "people", "students", "times",
 };
 
 int scr_latex_is_unit(const char *w, size_t n)
@@ -32,7 +32,8 @@ int scr_latex_is_unit(const char *w, size_t n)
 
 static int unit_flag(const char *w, size_t n)
 {
-	if ((n == 7 && strncasecmp(w, "percent", 7) == 0))
+	if ((n == 7 && strncasecmp(w, "percent", 7) == 0) || (n == 10 && strncasecmp(w, "percentage", 10) == 0) ||
+	    (n == 3 && strncasecmp(w, "pct", 3) == 0))
 		return SCR_NORM_PERCENT;
 	if (n >= 6 && strncasecmp(w, "degree", 6) == 0)
 		return SCR_NORM_DEGREE;
@@ -137,6 +138,11 @@ static int pass_chars(const char *s, size_t n, struct evh_buf *o, int *flags)
 			if (d == '(' || d == ')' || d == '[' || d == ']' || d == ',' || d == '!' || d == ';' ||
 			    d == ':') {
 				i++; /* display delimiters and thin spaces */
+				/* "32,\! 349": the space after a separator's \! is no list's */
+				if (d == '!' && o->len >= 2 && o->data[o->len - 1] == ',' &&
+				    isdigit((unsigned char)o->data[o->len - 2]))
+					while (i + 1 < n && s[i + 1] == ' ')
+						i++;
 				continue;
 			}
 			if (d == '$' || d == '%') {
@@ -258,9 +264,40 @@ static int pass_commands(const char *s, size_t n, struct evh_buf *o, int *flags,
 				continue;
 			}
 		}
-		if (c == '{' && n - i >= 3 && s[i + 1] == ',' && s[i + 2] == '}') {
-			i += 3; /* 1{,}000 */
-			continue;
+		/* A thousands separator between digits: 1{,}000, 14 {, }916 (only before exactly three
+		 * digits). */
+		size_t sep = 0;
+		if (c == '{') {
+			size_t j = i + 1;
+			while (j < n && s[j] == ' ')
+				j++;
+			if (j < n && s[j] == ',') {
+				j++;
+				while (j < n && s[j] == ' ')
+					j++;
+				if (j < n && s[j] == '}')
+					sep = j + 1 - i;
+			}
+		}
+		if (sep) {
+			size_t j = i + sep;
+			while (j < n && s[j] == ' ')
+				j++;
+			size_t back = o->len;
+			while (back > 0 && o->data[back - 1] == ' ')
+				back--;
+			if (n - j >= 3 && isdigit((unsigned char)s[j]) && isdigit((unsigned char)s[j + 1]) &&
+			    isdigit((unsigned char)s[j + 2]) && (n - j == 3 || !isdigit((unsigned char)s[j + 3])) &&
+			    back > 0 && isdigit((unsigned char)o->data[back - 1])) {
+				o->len = back;
+				o->data[back] = 0;
+				i = j;
+				continue;
+			}
+			if (c == '{' && sep == 3) { /* a bare {,} stays what it was: dropped */
+				i += 3;
+				continue;
+			}
 		}
 		if (c != '\\' || i + 1 >= n || !isalpha((unsigned char)s[i + 1])) {
 			if (c == '\\' && i + 1 < n) {
