@@ -295,10 +295,19 @@ static int sentence_like(const char *s, size_t n)
 		while (i < n && isspace((unsigned char)s[i]))
 			i++;
 		size_t a = i;
-		int alpha = 1;
 		while (i < n && !isspace((unsigned char)s[i]))
-			alpha &= isalpha((unsigned char)s[i++]) != 0;
-		run = alpha && i - a >= 2 ? run + 1 : 0;
+			i++;
+		/* a word, once brackets and punctuation around it are off ("seven}." is one; a
+		 * command "\text{We" is none) */
+		size_t e = i;
+		while (a < e && strchr("{([\"'", s[a]))
+			a++;
+		while (e > a && strchr("})]\"'.,;:!?", s[e - 1]))
+			e--;
+		int alpha = e - a >= 2;
+		for (size_t k = a; k < e && alpha; k++)
+			alpha = isalpha((unsigned char)s[k]) != 0;
+		run = alpha ? run + 1 : 0;
 		if (run >= 2)
 			return 1;
 	}
@@ -322,6 +331,26 @@ static void reduce_sentence(const char **p, size_t *len, const char *end, pcre2_
 		*p = l;
 		*len = ll;
 	}
+}
+
+/* A response that is nothing but a LaTeX expression ("\frac{10}{9}", "-\sqrt{2}"): the whole of it. */
+static const char *bare_latex(const char *s, size_t n, size_t *len)
+{
+	while (n > 0 && isspace((unsigned char)*s))
+		s++, n--;
+	while (n > 0 && (isspace((unsigned char)s[n - 1]) || s[n - 1] == '.'))
+		n--;
+	size_t k = n > 0 && s[0] == '-' ? 1 : 0;
+	if (n == 0 || n > 200 || k >= n || s[k] != '\\' || !isalpha((unsigned char)(k + 1 < n ? s[k + 1] : 0)) ||
+	    memchr(s, '$', n) || memchr(s, '\n', n) || sentence_like(s, n))
+		return NULL;
+	int depth = 0; /* balanced braces: "\boxed{unbalanced" is a broken box, not an answer */
+	for (size_t i = 0; i < n && depth >= 0; i++)
+		depth += s[i] == '{' ? 1 : s[i] == '}' ? -1 : 0;
+	if (depth != 0)
+		return NULL;
+	*len = n;
+	return s;
 }
 
 int scr_extract_answer(const char *text, int flags, char **out, const char **rule, struct evh_err *err)
@@ -382,6 +411,8 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 			*rule = "last_number";
 		}
 	}
+	if (!found && (flags & SCR_EX_LATEX) && (found = bare_latex(s, n, &len)))
+		*rule = "latex";
 	if (!found && (flags & SCR_EX_LAST_NUMBER) && (found = last_number(s, n, md, &len)))
 		*rule = "last_number";
 	pcre2_match_data_free(md);

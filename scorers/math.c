@@ -315,8 +315,21 @@ static int is_var(const struct scr_node *n)
 	return n->kind == SCR_N_VAR;
 }
 
+/* No variable anywhere in n: "\frac12 + 3" is a worked value. */
+static int is_const(const struct scr_node *n)
+{
+	if (!n)
+		return 1;
+	if (n->kind == SCR_N_VAR)
+		return 0;
+	for (size_t i = 0; i < n->n; i++)
+		if (!is_const(n->kids[i]))
+			return 0;
+	return is_const(n->a) && is_const(n->b);
+}
+
 /* x < 3, 3 \ge x, 1 < x \le 3, x \in [0,1], [0,1), (-oo, 2]: as an interval. */
-static int to_interval(const struct scr_node *n, struct ival *iv)
+static int to_interval(struct cmp *c, const struct scr_node *n, struct ival *iv)
 {
 	if (n->kind == SCR_N_TUPLE && n->n == 2 && (n->open == '(' || n->open == '[') &&
 	    (n->close == ')' || n->close == ']')) {
@@ -327,15 +340,20 @@ static int to_interval(const struct scr_node *n, struct ival *iv)
 		return 1;
 	}
 	if (n->kind == SCR_N_REL && n->op == 'i')
-		return to_interval(n->b, iv);
+		return to_interval(c, n->b, iv);
 	if (n->kind == SCR_N_REL && strchr("<>lg", n->op)) {
 		const struct scr_node *v = n->a, *k = n->b;
 		int op = n->op;
-		if (!is_var(v)) { /* 3 > x reads as x < 3 */
-			if (!is_var(k))
+		if (!is_var(v) && !(v->kind == SCR_N_NEG && is_var(v->a))) { /* 3 > x reads as x < 3 */
+			if (!is_var(k) && !(k->kind == SCR_N_NEG && is_var(k->a)))
 				return 0;
 			v = n->b;
 			k = n->a;
+			op = op == '<' ? '>' : op == '>' ? '<' : op == 'l' ? 'g' : 'l';
+		}
+		if (v->kind == SCR_N_NEG) { /* -x > -1 reads as x < 1 */
+			if (!(k = scratch(c, SCR_N_NEG, k, NULL)))
+				return 0;
 			op = op == '<' ? '>' : op == '>' ? '<' : op == 'l' ? 'g' : 'l';
 		}
 		if (op == '<' || op == 'l') {
@@ -413,7 +431,7 @@ static int rel_eq(struct cmp *c, const struct scr_node *g, const struct scr_node
 		return dg && dp && scalar_eq(c, dg, dp, 1);
 	}
 	struct ival a, b;
-	return to_interval(g, &a) && to_interval(p, &b) && interval_eq(c, &a, &b);
+	return to_interval(c, g, &a) && to_interval(c, p, &b) && interval_eq(c, &a, &b);
 }
 
 static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
@@ -467,20 +485,21 @@ static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
 		if (g->op == '=' && is_var(g->a))
 			return eq(c, g->b, p);
 		struct ival a, b;
-		return to_interval(g, &a) && to_interval(p, &b) && interval_eq(c, &a, &b);
+		return to_interval(c, g, &a) && to_interval(c, p, &b) && interval_eq(c, &a, &b);
 	}
 	if (p->kind == SCR_N_REL && g->kind != SCR_N_REL) {
-		if (p->op == '=' && is_var(p->a))
+		/* "x = 3", and a worked value "2 + 1 = 3" whose result is its last side */
+		if (p->op == '=' && (is_var(p->a) || is_const(p->a)))
 			return eq(c, g, p->b);
 		struct ival a, b;
-		return to_interval(g, &a) && to_interval(p, &b) && interval_eq(c, &a, &b);
+		return to_interval(c, g, &a) && to_interval(c, p, &b) && interval_eq(c, &a, &b);
 	}
 	if (g->kind == SCR_N_REL && p->kind == SCR_N_REL)
 		return rel_eq(c, g, p);
 
 	if (g->kind == SCR_N_LIST || p->kind == SCR_N_LIST) { /* inequality chains */
 		struct ival a, b;
-		return to_interval(g, &a) && to_interval(p, &b) && interval_eq(c, &a, &b);
+		return to_interval(c, g, &a) && to_interval(c, p, &b) && interval_eq(c, &a, &b);
 	}
 
 	if (g->kind == SCR_N_UNION || p->kind == SCR_N_UNION) {
@@ -497,7 +516,7 @@ static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
 	}
 	if (g->kind == SCR_N_TUPLE && p->kind == SCR_N_TUPLE) {
 		struct ival a, b;
-		if (g->n == 2 && p->n == 2 && to_interval(g, &a) && to_interval(p, &b) && (is_inf(a.lo, -1) || is_inf(a.hi, 1)))
+		if (g->n == 2 && p->n == 2 && to_interval(c, g, &a) && to_interval(c, p, &b) && (is_inf(a.lo, -1) || is_inf(a.hi, 1)))
 			return interval_eq(c, &a, &b); /* an end at infinity is open however written */
 		if (g->open != p->open || g->close != p->close)
 			return 0;
