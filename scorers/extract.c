@@ -142,7 +142,8 @@ static const char *const rx_src[RX_N] = {
 	[RX_ANSWER_COLON] = "\\banswer\\s*:\\s*",
 	/* not glued to a word before it ("AZYUK2A" holds no answer; "5cm" after a number is fine);
 	 * ".4" is a number */
-	[RX_NUMBER] = "(?<![A-Za-z])-?(?:\\d+(?:,\\d{3})*(?:\\.\\d+)?|\\.\\d+)(?:/\\d+)?",
+	[RX_NUMBER] = "(?<![A-Za-z])-?(?:\\d+ \\d+/\\d+|\\d+(?:,\\d{3})*(?:\\.\\d+)?|\\.\\d+)(?:/\\d+)?"
+		       "(?:\\s*(?:\\\\?%|percentage\\b|percent\\b|pct\\b))?", /* the percent is the number's */
 };
 static pcre2_code *rx[RX_N];
 static pthread_once_t rx_once = PTHREAD_ONCE_INIT;

@@ -395,6 +395,30 @@ static int pass_numbers(const char *s, size_t n, struct evh_buf *o, struct evh_e
 		size_t j = i;
 		while (j < n && isdigit((unsigned char)s[j]))
 			j++;
+		/* "4 4/9" in plain text is a mixed number, 4 + 4/9 (as Math-Verify reads it); nobody
+		 * writes a product that way. Not after ^ or _ or a letter. */
+		size_t b0 = j + 1, b1 = b0, c0, c1;
+		while (b1 < n && isdigit((unsigned char)s[b1]))
+			b1++;
+		c0 = b1 + 1;
+		c1 = c0;
+		while (c1 < n && isdigit((unsigned char)s[c1]))
+			c1++;
+		if (j < n && s[j] == ' ' && b1 > b0 && b1 < n && s[b1] == '/' && c1 > c0 && b1 - b0 < 10 &&
+		    c1 - c0 < 10 && (c1 == n || (!isdigit((unsigned char)s[c1]) && s[c1] != '.' && s[c1] != '/')) &&
+		    (i == 0 || !(isalpha((unsigned char)s[i - 1]) || s[i - 1] == '^' || s[i - 1] == '_'))) {
+			rc = evh_buf_add(o, "(", 1);
+			if (!rc)
+				rc = evh_buf_add(o, s + i, j - i);
+			if (!rc)
+				rc = evh_buf_add(o, "+", 1);
+			if (!rc)
+				rc = evh_buf_add(o, s + b0, c1 - b0);
+			if (!rc)
+				rc = evh_buf_add(o, ")", 1);
+			i = c1;
+			continue;
+		}
 		size_t groups = 0, k = j;
 		if (j - i <= 3)
 			while (k + 4 <= n && s[k] == ',' && isdigit((unsigned char)s[k + 1]) &&
