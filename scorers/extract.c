@@ -31,67 +31,124 @@ const char *scr_strip_think(const char *text, size_t *len)
 
 /* ---- \boxed{} ---------------------------------------------------------------------------- */
 
-/* Content of the box whose command starts at s[at] ("\boxed" or "\fbox"); NULL when incomplete. */
-static const char *box_content(const char *s, size_t n, size_t at, size_t cmdlen, size_t *blen, size_t *end)
+/* A complete box: its content s[start, start + len) and the end of the whole box. */
+struct box {
+	size_t at, start, len, end;
+};
+
+/* Length of "\boxed" / "\fbox" at s[i], 0 when neither. */
+static size_t box_cmd(const char *s, size_t n, size_t i)
 {
-	size_t i = at + cmdlen;
-	while (i < n && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i < n && s[i] == '{') {
-		size_t j = scr_latex_match_brace(s, n, i);
-		if (j >= n)
-			return NULL;
-		*blen = j - i - 1;
-		*end = j + 1;
-		return s + i + 1;
-	}
-	/* "\boxed 5": the argument runs to the next space or math delimiter. */
-	if (i == at + cmdlen)
-		return NULL; /* "\boxedx" is another command */
-	size_t k = i;
-	while (k < n && s[k] != '$' && s[k] != ' ' && s[k] != '\n' && s[k] != '\\')
-		k++;
-	if (k == i)
-		return NULL;
-	*blen = k - i;
-	*end = k;
-	return s + i;
+	if (n - i >= 6 && memcmp(s + i, "\\boxed", 6) == 0)
+		return 6;
+	if (n - i >= 5 && memcmp(s + i, "\\fbox", 5) == 0)
+		return 5;
+	return 0;
 }
 
-static const char *find_box(const char *s, size_t n, size_t from, size_t *at, size_t *cmdlen)
+/* Every complete box of s[0..n), in the order their commands appear, in one pass: the braces are
+ * matched with a stack (escaped \{ \} are literal, as scr_latex_match_brace has it) instead of a
+ * scan to the closing brace per box, which made "\boxed{" repeated quadratic (2.7 s for 200 KB).
+ * "\boxed 5" (no brace) runs to the next space or math delimiter. Returns the count, or -1 when
+ * out of memory. *out is malloc'd. */
+static long all_boxes(const char *s, size_t n, struct box **out)
 {
-	for (size_t i = from; i + 5 <= n; i++) {
-		if (s[i] != '\\')
-			continue;
-		if (n - i >= 6 && memcmp(s + i, "\\boxed", 6) == 0) {
-			*at = i;
-			*cmdlen = 6;
-			return s + i;
+	size_t cap = 16, nb = 0, depth = 0, scap = 16;
+	struct box *bx = malloc(cap * sizeof *bx);
+	long *stack = malloc(scap * sizeof *stack); /* per open brace: its box's index, or -1 */
+	if (!bx || !stack)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		long opens = -1;
+		if (s[i] == '\\') {
+			/* "\\boxed": a box after a line break; any other backslash pair is an escape */
+			if (!box_cmd(s, n, i) && i + 1 < n && s[i + 1] == '\\' && box_cmd(s, n, i + 1))
+				i++;
+			if (!box_cmd(s, n, i)) {
+				i++;
+				continue;
+			}
 		}
-		if (memcmp(s + i, "\\fbox", 5) == 0) {
-			*at = i;
-			*cmdlen = 5;
-			return s + i;
+		size_t cl = s[i] == '\\' ? box_cmd(s, n, i) : 0;
+		if (cl) {
+			size_t j = i + cl;
+			while (j < n && (s[j] == ' ' || s[j] == '\t'))
+				j++;
+			if (j < n && s[j] == '{') {
+				opens = (long)nb; /* placed when its brace closes */
+				if (nb == cap) {
+					struct box *t = realloc(bx, (cap *= 2) * sizeof *bx);
+					if (!t)
+						goto oom;
+					bx = t;
+				}
+				bx[nb++] = (struct box){.at = i, .start = j + 1, .len = (size_t)-1};
+				i = j; /* the brace itself is pushed below */
+			} else if (j > i + cl) { /* "\boxed 5"; "\boxedx" is another command */
+				size_t k = j;
+				while (k < n && s[k] != '$' && s[k] != ' ' && s[k] != '\n' && s[k] != '\\')
+					k++;
+				if (k > j) {
+					if (nb == cap) {
+						struct box *t = realloc(bx, (cap *= 2) * sizeof *bx);
+						if (!t)
+							goto oom;
+						bx = t;
+					}
+					bx[nb++] = (struct box){.at = i, .start = j, .len = k - j, .end = k};
+				}
+				continue;
+			} else {
+				i++; /* "\\boxedx" is another command */
+				continue;
+			}
+		}
+		if (s[i] == '{') {
+			if (depth == scap) {
+				long *t = realloc(stack, (scap *= 2) * sizeof *stack);
+				if (!t)
+					goto oom;
+				stack = t;
+			}
+			stack[depth++] = opens;
+		} else if (s[i] == '}' && depth > 0) {
+			long k = stack[--depth];
+			if (k >= 0) {
+				bx[k].len = i - bx[k].start;
+				bx[k].end = i + 1;
+			}
 		}
 	}
-	return NULL;
+	/* drop the boxes whose brace never closed */
+	size_t w = 0;
+	for (size_t k = 0; k < nb; k++)
+		if (bx[k].len != (size_t)-1)
+			bx[w++] = bx[k];
+	free(stack);
+	*out = bx;
+	return (long)w;
+oom:
+	free(bx);
+	free(stack);
+	*out = NULL;
+	return -1;
 }
 
 const char *scr_extract_boxed(const char *s, size_t n, size_t *blen)
 {
+	struct box *bx;
+	long nb = all_boxes(s, n, &bx);
 	const char *best = NULL;
-	size_t at, cl, from = 0;
-	while (find_box(s, n, from, &at, &cl)) {
-		size_t bl, end;
-		const char *c = box_content(s, n, at, cl, &bl, &end);
-		if (c) {
-			best = c;
-			*blen = bl;
-			from = end;
-		} else {
-			from = at + cl;
-		}
+	size_t from = 0;
+	/* the last box, not counting boxes inside a box already taken */
+	for (long k = 0; k < nb; k++) {
+		if (bx[k].at < from)
+			continue;
+		best = s + bx[k].start;
+		*blen = bx[k].len;
+		from = bx[k].end;
 	}
+	free(bx);
 	return best;
 }
 
@@ -99,36 +156,31 @@ const char *scr_extract_boxed(const char *s, size_t n, size_t *blen)
  * ("x = \boxed{2} or x = \boxed{3}"): a model that boxes each root gives one multi-answer. */
 static int boxed_answer(const char *s, size_t n, struct evh_buf *out)
 {
-	size_t at, cl, from = 0;
-	size_t starts[64], lens[64], ends[64], k = 0;
-	while (find_box(s, n, from, &at, &cl)) {
-		size_t bl, end;
-		const char *c = box_content(s, n, at, cl, &bl, &end);
-		if (!c) {
-			from = at + cl;
+	struct box *bx;
+	long nb = all_boxes(s, n, &bx);
+	if (nb < 0)
+		return EVH_ENOMEM;
+	size_t from = 0, k = 0, last_end = 0; /* idx[0..k): the run of joined boxes */
+	long idx[64];
+	for (long b = 0; b < nb; b++) {
+		if (bx[b].at < from)
 			continue;
-		}
-		int joined = 0;
-		if (k > 0 && k < 64 && at - ends[k - 1] <= 24 && !memchr(s + ends[k - 1], '\n', at - ends[k - 1]))
-			joined = 1;
+		int joined = k > 0 && k < 64 && bx[b].at - last_end <= 24 &&
+			     !memchr(s + last_end, '\n', bx[b].at - last_end);
 		if (!joined)
 			k = 0;
-		if (k < 64) {
-			starts[k] = (size_t)(c - s);
-			lens[k] = bl;
-			ends[k] = end;
-			k++;
-		}
-		from = end;
+		if (k < 64)
+			idx[k++] = b;
+		last_end = from = bx[b].end;
 	}
-	for (size_t i = 0; i < k; i++) {
-		int rc = evh_buf_add(out, s + starts[i], lens[i]);
+	int rc = EVH_OK;
+	for (size_t i = 0; i < k && !rc; i++) {
+		rc = evh_buf_add(out, s + bx[idx[i]].start, bx[idx[i]].len);
 		if (!rc && i + 1 < k)
 			rc = evh_buf_adds(out, ", ");
-		if (rc)
-			return rc;
 	}
-	return EVH_OK;
+	free(bx);
+	return rc;
 }
 
 /* ---- phrase rules (PCRE2) -------------------------------------------------------------- */
@@ -193,22 +245,31 @@ static const char *take_span(const char *s, size_t n, size_t i, size_t *len)
 	return s + i;
 }
 
-/* Last match of pattern `k` whose following span is non-empty; NULL when none. */
+/* Last match of pattern `k` whose following span is non-empty; NULL when none. The spans are
+ * taken from the last match backwards, because a span runs to the end of its line and taking one
+ * per match made "answer: x answer: x ..." on one line quadratic (4 s for 200 KB); the last 256
+ * matches are kept, and a response whose last 256 all end at once holds no answer there. */
 static const char *last_phrase(int k, const char *s, size_t n, pcre2_match_data *md, size_t *len)
 {
-	const char *best = NULL;
+	enum { KEEP = 256 };
+	size_t ends[KEEP], count = 0;
 	PCRE2_SIZE off = 0;
-	while (off <= n && pcre2_match(rx[k], (PCRE2_SPTR)s, n, off, 0, md, NULL) >= 0) {
+	/* The subject's UTF-8 is checked by the first call only: PCRE2 checks it all on every call,
+	 * which over a loop of matches is quadratic. */
+	while (off <= n && pcre2_match(rx[k], (PCRE2_SPTR)s, n, off, off ? PCRE2_NO_UTF_CHECK : 0, md, NULL) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-		size_t l;
-		const char *p = take_span(s, n, ov[1], &l);
-		if (l > 0) {
-			best = p;
-			*len = l;
-		}
+		ends[count++ % KEEP] = ov[1];
 		off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
 	}
-	return best;
+	for (size_t m = 0; m < count && m < KEEP; m++) {
+		size_t l;
+		const char *p = take_span(s, n, ends[(count - 1 - m) % KEEP], &l);
+		if (l > 0) {
+			*len = l;
+			return p;
+		}
+	}
+	return NULL;
 }
 
 /* The content of the last complete math span: $$...$$, \[...\], \(...\), or $...$ on one line
@@ -218,18 +279,24 @@ static const char *last_phrase(int k, const char *s, size_t n, pcre2_match_data 
 static const char *last_latex(const char *s, size_t n, size_t *len)
 {
 	const char *best = NULL;
+	/* A closer not found after one opener is not after any later one either: each kind is
+	 * searched for to the end at most once, so hostile text cannot make this quadratic. */
+	int none_paren = 0, none_bracket = 0, none_dollars = 0;
 	for (size_t i = 0; i < n;) {
 		const char *close = NULL;
 		size_t ol = 0, cl = 0;
 		if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '(' || s[i + 1] == '[')) {
+			int *none = s[i + 1] == '(' ? &none_paren : &none_bracket;
 			ol = cl = 2;
-			close = memmem(s + i + 2, n - i - 2, s[i + 1] == '(' ? "\\)" : "\\]", 2);
+			if (!*none && !(close = memmem(s + i + 2, n - i - 2, s[i + 1] == '(' ? "\\)" : "\\]", 2)))
+				*none = 1;
 		} else if (s[i] == '\\') {
 			i += 2; /* \$ and any other escape */
 			continue;
 		} else if (s[i] == '$' && i + 1 < n && s[i + 1] == '$') {
 			ol = cl = 2;
-			close = memmem(s + i + 2, n - i - 2, "$$", 2);
+			if (!none_dollars && !(close = memmem(s + i + 2, n - i - 2, "$$", 2)))
+				none_dollars = 1;
 		} else if (s[i] == '$') {
 			ol = cl = 1;
 			for (size_t j = i + 1; j < n && s[j] != '\n'; j++) {

@@ -35,7 +35,8 @@ static int last_letter(int k, const char *s, size_t n, pcre2_match_data *md, int
 {
 	int best = -1;
 	PCRE2_SIZE off = 0;
-	while (off <= n && pcre2_match(rx[k], (PCRE2_SPTR)s, n, off, 0, md, NULL) >= 0) {
+	/* UTF-8 checked by the first call only (PCRE2 checks the whole subject on each call) */
+	while (off <= n && pcre2_match(rx[k], (PCRE2_SPTR)s, n, off, off ? PCRE2_NO_UTF_CHECK : 0, md, NULL) >= 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		uint32_t pairs = pcre2_get_ovector_count(md);
 		for (uint32_t g = 1; g < pairs; g++)
