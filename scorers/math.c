@@ -76,8 +76,10 @@ int scr_math_opts_parse(const char *json, struct scr_math_opts *o, struct evh_er
 struct cmp {
 	const struct scr_math_opts *o;
 	int gflags, pflags;
-	struct scr_node scratch[N_SCRATCH]; /* nodes made while expanding \pm */
+	struct scr_node scratch[N_SCRATCH]; /* nodes made while expanding \pm or folding matrices */
 	size_t used;
+	struct scr_node *kidpool[N_SCRATCH]; /* the element lists of folded matrices */
+	size_t kused;
 };
 
 static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p);
@@ -434,6 +436,72 @@ static int rel_eq(struct cmp *c, const struct scr_node *g, const struct scr_node
 	return to_interval(c, g, &a) && to_interval(c, p, &b) && interval_eq(c, &a, &b);
 }
 
+/* A matrix expression folded into one matrix of element expressions: sums and differences of
+ * same-shaped matrices, products (row by column, or by a scalar), negation. "A + B" against the
+ * matrix it equals then compares element by element. NULL when n is no matrix expression or the
+ * scratch space runs out (then nothing is equal, as before). */
+static const struct scr_node *mat_fold(struct cmp *c, const struct scr_node *n, int depth)
+{
+	if (n->kind == SCR_N_MATRIX)
+		return n;
+	if (depth > 8 || !(n->kind == SCR_N_ADD || n->kind == SCR_N_SUB || n->kind == SCR_N_MUL || n->kind == SCR_N_NEG))
+		return NULL;
+	const struct scr_node *a = mat_fold(c, n->a, depth + 1), *b = n->b ? mat_fold(c, n->b, depth + 1) : NULL;
+	int rows, cols;
+	if (n->kind == SCR_N_NEG) {
+		if (!a)
+			return NULL;
+		rows = a->rows, cols = a->cols;
+	} else if (n->kind == SCR_N_MUL && a && b) {
+		if (a->cols != b->rows)
+			return NULL;
+		rows = a->rows, cols = b->cols;
+	} else if (n->kind == SCR_N_MUL && (a || b)) { /* scalar times matrix */
+		const struct scr_node *o = a ? n->b : n->a;
+		if (o->kind == SCR_N_TUPLE || o->kind == SCR_N_LIST || o->kind == SCR_N_SET)
+			return NULL;
+		rows = (a ? a : b)->rows, cols = (a ? a : b)->cols;
+	} else if (a && b && a->rows == b->rows && a->cols == b->cols) {
+		rows = a->rows, cols = a->cols;
+	} else {
+		return NULL;
+	}
+	size_t cells = (size_t)rows * (size_t)cols;
+	if (c->kused + cells > N_SCRATCH)
+		return NULL;
+	struct scr_node *m = scratch(c, SCR_N_MATRIX, NULL, NULL);
+	if (!m)
+		return NULL;
+	m->rows = rows;
+	m->cols = cols;
+	m->n = cells;
+	m->kids = &c->kidpool[c->kused];
+	c->kused += cells;
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			struct scr_node *e = NULL;
+			if (n->kind == SCR_N_NEG) {
+				e = scratch(c, SCR_N_NEG, a->kids[i * cols + j], NULL);
+			} else if (n->kind == SCR_N_MUL && a && b) {
+				for (int k = 0; k < a->cols; k++) {
+					struct scr_node *t = scratch(c, SCR_N_MUL, a->kids[i * a->cols + k], b->kids[k * cols + j]);
+					e = t && e ? scratch(c, SCR_N_ADD, e, t) : t;
+					if (!e)
+						return NULL;
+				}
+			} else if (n->kind == SCR_N_MUL) {
+				e = a ? scratch(c, SCR_N_MUL, a->kids[i * cols + j], n->b)
+				      : scratch(c, SCR_N_MUL, n->a, b->kids[i * cols + j]);
+			} else {
+				e = scratch(c, n->kind, a->kids[i * cols + j], b->kids[i * cols + j]);
+			}
+			if (!e)
+				return NULL;
+			m->kids[i * cols + j] = e;
+		}
+	return m;
+}
+
 static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
 {
 	/* "x \in [0,1]" is the interval */
@@ -521,6 +589,13 @@ static int eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
 		if (g->open != p->open || g->close != p->close)
 			return 0;
 		return ordered_eq(c, g->kids, g->n, p->kids, p->n);
+	}
+	if (g->kind == SCR_N_MATRIX || p->kind == SCR_N_MATRIX) {
+		const struct scr_node *fg = mat_fold(c, g, 0), *fp = mat_fold(c, p, 0);
+		if (fg && fp) {
+			g = fg;
+			p = fp;
+		}
 	}
 	if (g->kind == SCR_N_MATRIX && p->kind == SCR_N_MATRIX)
 		return g->rows == p->rows && g->cols == p->cols && ordered_eq(c, g->kids, g->n, p->kids, p->n);
