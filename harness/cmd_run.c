@@ -418,14 +418,23 @@ static int create_provider(const struct run_args *a, const struct evh_model *m, 
 										   : a->o.concurrency,
 						  &a->par, prov, err);
 	if (strcmp(m->provider, "anthropic") == 0) {
+		int adaptive = evh_anthropic_adaptive(m->model_id);
+		if (adaptive && a->reasoning_budget > 0)
+			fprintf(stderr, "evalh: %s thinks adaptively: no thinking budget is sent (--reasoning-budget); "
+					"--reasoning-effort sets its effort\n", m->model_id);
 		struct evh_anthropic_cfg ac = {
 			.base_url = m->base_url,
 			.model_id = m->model_id,
 			.api_key_env = m->api_key_env,
 			.stream = a->stream,
 			.thinking_budget = a->reasoning_budget,
-			/* The API requires max_tokens: leave the answer 4096 beside any thinking budget. */
-			.default_max_tokens = m->max_tokens > 0 ? m->max_tokens : a->reasoning_budget + 4096,
+			.adaptive = adaptive,
+			.effort = a->reasoning_effort,
+			/* The API requires max_tokens: leave the answer 4096 beside any thinking budget;
+			 * an adaptive thinker gets room to think. */
+			.default_max_tokens = m->max_tokens > 0 ? m->max_tokens
+						: adaptive   ? 32000
+							     : a->reasoning_budget + 4096,
 			.retry = a->retry,
 		};
 		return evh_anthropic_create(&ac, prov, err);
@@ -624,10 +633,11 @@ int evh_cmd_run(int argc, char **argv)
 			a.o.subsample_seed = (uint64_t)lv;
 			break;
 		case O_EFFORT:
+			/* OpenAI's reasoning_effort (minimal..high) and Claude's adaptive effort (low..max) */
 			if (strcmp(optarg, "low") && strcmp(optarg, "medium") && strcmp(optarg, "high") &&
-			    strcmp(optarg, "minimal"))
+			    strcmp(optarg, "minimal") && strcmp(optarg, "max"))
 				rc = evh_err_fail(&err, EVH_EMISUSE, "--reasoning-effort",
-						  "expected minimal, low, medium or high, got \"%s\"", optarg);
+						  "expected minimal, low, medium, high or max, got \"%s\"", optarg);
 			a.reasoning_effort = optarg;
 			break;
 		case O_BUDGET:

@@ -22,7 +22,7 @@ static const char usage_text[] =
 	"      [--limit n] [--seed s] [--out DIR] [--resume] [--quiet] [--no-stream]\n"
 	"      [--timeout SEC] [--max-attempts n] [--models FILE] [--system TEXT]\n"
 	"      [--preset r1|greedy] [--max-concurrency n] [--max-cost USD] [--max-time 90s|30m|1h30m]\n"
-	"      [--dry-run] [--price IN/OUT] [--subsample-seed s] [--reasoning-effort low|medium|high]\n"
+	"      [--dry-run] [--price IN/OUT] [--subsample-seed s] [--reasoning-effort minimal|low|medium|high|max]\n"
 	"      [--reasoning-budget n] [--shard I/N] [--sandbox-workers n]\n"
 	"      [--tp N --ep M --comm cpu|nccl]   split an engine model over ranks\n"
 	"  list models|tasks|presets [--models FILE]\n"

@@ -25,7 +25,8 @@ struct an {
 	struct evh_provider prov;
 	struct evh_http_pool *pool;
 	char *url, *base, *model_id, *key_env;
-	int stream, thinking_budget, default_max_tokens;
+	int stream, thinking_budget, default_max_tokens, adaptive;
+	char *effort;
 	struct evh_retry retry;
 };
 
@@ -42,7 +43,32 @@ static void an_free(struct evh_provider *p)
 	free(a->base);
 	free(a->model_id);
 	free(a->key_env);
+	free(a->effort);
 	free(a);
+}
+
+int evh_anthropic_adaptive(const char *id)
+{
+	if (!id)
+		return 0;
+	if (strstr(id, "fable") || strstr(id, "mythos"))
+		return 1;
+	/* claude-<family>-<major>[-<minor>], e.g. claude-sonnet-5, claude-opus-4-6; dated ids
+	 * (claude-sonnet-4-5-20250929) carry the date after the minor. */
+	static const char *const fam[] = {"claude-opus-", "claude-sonnet-", "claude-haiku-"};
+	for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+		const char *p = strstr(id, fam[i]);
+		if (!p)
+			continue;
+		char *end;
+		long major = strtol(p + strlen(fam[i]), &end, 10), minor = 0;
+		if (end == p + strlen(fam[i]))
+			return 0;
+		if (*end == '-' && end[1] >= '0' && end[1] <= '9' && (end[2] == '\0' || end[2] == '-'))
+			minor = end[1] - '0';
+		return major >= 5 || (major == 4 && minor >= 6);
+	}
+	return 0;
 }
 
 int evh_anthropic_create(const struct evh_anthropic_cfg *cfg, struct evh_provider **out, struct evh_err *err)
@@ -72,7 +98,12 @@ int evh_anthropic_create(const struct evh_anthropic_cfg *cfg, struct evh_provide
 		goto fail;
 	}
 	a->stream = cfg->stream;
-	a->thinking_budget = cfg->thinking_budget;
+	a->adaptive = cfg->adaptive;
+	a->thinking_budget = cfg->adaptive ? 0 : cfg->thinking_budget;
+	if (cfg->adaptive && cfg->effort && !(a->effort = strdup(cfg->effort))) {
+		rc = evh_err_fail(err, EVH_ENOMEM, NULL, "anthropic provider: out of memory");
+		goto fail;
+	}
 	a->default_max_tokens = cfg->default_max_tokens > 0 ? cfg->default_max_tokens : 4096;
 	a->retry = cfg->retry;
 	if ((rc = evh_http_pool_create(&a->pool, err)))
@@ -100,7 +131,16 @@ static char *build_body(const struct an *a, const struct evh_request *rq, int ma
 		 cJSON_AddStringToObject(m, "content", rq->user ? rq->user : "");
 	if (ok && rq->system && *rq->system)
 		ok = cJSON_AddStringToObject(b, "system", rq->system) != NULL;
-	if (ok && a->thinking_budget > 0) {
+	if (ok && a->adaptive) {
+		/* The current models choose how much to think; a budget or non-default sampling is a
+		 * 400 there, so none is sent. */
+		cJSON *t = cJSON_AddObjectToObject(b, "thinking");
+		ok = t && cJSON_AddStringToObject(t, "type", "adaptive");
+		if (ok && a->effort) {
+			cJSON *oc = cJSON_AddObjectToObject(b, "output_config");
+			ok = oc && cJSON_AddStringToObject(oc, "effort", a->effort);
+		}
+	} else if (ok && a->thinking_budget > 0) {
 		cJSON *t = cJSON_AddObjectToObject(b, "thinking");
 		ok = t && cJSON_AddStringToObject(t, "type", "enabled") &&
 		     cJSON_AddNumberToObject(t, "budget_tokens", a->thinking_budget);

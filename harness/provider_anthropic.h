@@ -1,7 +1,7 @@
 /* provider_anthropic.h — the provider for Anthropic's Messages API (POST {base}/messages):
  * streaming (SSE: message_start, content_block_start/delta/stop, message_delta, message_stop, ping,
- * error) by default, extended thinking with a token budget, retries with backoff, and the
- * endpoint's adaptive concurrency limit (aimd.h) around every attempt. */
+ * error) by default, thinking (adaptive with an effort on Claude 4.6 and later, else a token budget),
+ * retries with backoff, and the endpoint's adaptive concurrency limit (aimd.h) around every attempt. */
 #ifndef EVH_PROVIDER_ANTHROPIC_H
 #define EVH_PROVIDER_ANTHROPIC_H
 
@@ -14,7 +14,11 @@ struct evh_anthropic_cfg {
 				  * unset is an error (EVH_EMISUSE) at each request. */
 	int stream;              /* 1: SSE */
 	int thinking_budget;     /* > 0: "thinking": {"type": "enabled", "budget_tokens": N}; must stay
-				  * below the request's max_tokens (else EVH_EMISUSE) */
+				  * below the request's max_tokens (else EVH_EMISUSE). Ignored when adaptive. */
+	int adaptive;            /* 1: "thinking": {"type": "adaptive"}, no sampling parameters (the
+				  * current models refuse a budget and non-default sampling with a 400) */
+	const char *effort;      /* with adaptive: "output_config": {"effort": ...} (low, medium, high,
+				  * max); NULL: the API's default (high) */
 	int default_max_tokens;  /* the API requires max_tokens: used when a request sets none */
 	struct evh_retry retry;  /* start from evh_retry_defaults() */
 };
@@ -28,5 +32,10 @@ struct evh_anthropic_cfg {
  * Retried: 408, 429, 5xx, 529, stream `error` events, streams that end before message_stop; 429/503/
  * 529 wait for Retry-After. 400/401/402/403/404/422 fail at once with the server's message. */
 int evh_anthropic_create(const struct evh_anthropic_cfg *cfg, struct evh_provider **out, struct evh_err *err);
+
+/* 1 when the model thinks adaptively (thinking.type "adaptive" with an effort) instead of with a
+ * token budget: Claude 4.6 and later, Fable and Mythos (Anthropic's adaptive-thinking docs; Opus 4.7,
+ * the 5 family, Fable and Mythos refuse a budget with a 400). Decided from the model id. */
+int evh_anthropic_adaptive(const char *model_id);
 
 #endif

@@ -29,17 +29,24 @@ static const struct {
 	{"deepseek-chat", "openai", "https://api.deepseek.com/v1", "deepseek-chat", "DEEPSEEK_API_KEY", NULL, 0.27, 1.10,
 	 0.07, 0, -1, -1, 0},
 	{"o1", "openai", "https://api.openai.com/v1", "o1", "OPENAI_API_KEY", NULL, 15, 60, 7.5, 0, -1, -1, 0},
-	/* Anthropic's published prices (USD per million tokens; cache reads at a tenth of input). */
-	{"claude-3-7-sonnet", "anthropic", "https://api.anthropic.com/v1", "claude-3-7-sonnet-20250219",
-	 "ANTHROPIC_API_KEY", NULL, 3, 15, 0.30, 0, -1, -1, 0},
-	{"claude-sonnet-4", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-20250514", "ANTHROPIC_API_KEY",
-	 NULL, 3, 15, 0.30, 0, -1, -1, 0},
+	/* Anthropic's published prices (USD per million tokens; cache reads at a tenth of input), from
+	 * the models overview of platform.claude.com as of 2026-12: the current lineup (adaptive
+	 * thinking, dateless ids) and Haiku 4.5 (budgeted thinking). Opus 4, Sonnet 4 and 3.7 Sonnet are
+	 * retired from the Claude API and no longer listed. */
+	{"claude-fable-5-1", "anthropic", "https://api.anthropic.com/v1", "claude-fable-5-1", "ANTHROPIC_API_KEY", NULL,
+	 10, 50, 1.00, 0, -1, -1, 0},
+	{"claude-opus-5-5", "anthropic", "https://api.anthropic.com/v1", "claude-opus-5-5", "ANTHROPIC_API_KEY", NULL, 4,
+	 20, 0.40, 0, -1, -1, 0},
+	{"claude-sonnet-5-5", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-5-5", "ANTHROPIC_API_KEY", NULL,
+	 2, 10, 0.20, 0, -1, -1, 0},
+	{"claude-opus-5", "anthropic", "https://api.anthropic.com/v1", "claude-opus-5", "ANTHROPIC_API_KEY", NULL, 5, 25,
+	 0.50, 0, -1, -1, 0},
+	{"claude-sonnet-5", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-5", "ANTHROPIC_API_KEY", NULL, 2,
+	 10, 0.20, 0, -1, -1, 0},
+	{"claude-haiku-4-5", "anthropic", "https://api.anthropic.com/v1", "claude-haiku-4-5", "ANTHROPIC_API_KEY", NULL, 1,
+	 5, 0.10, 0, -1, -1, 0},
 	{"claude-sonnet-4-5", "anthropic", "https://api.anthropic.com/v1", "claude-sonnet-4-5-20250929",
 	 "ANTHROPIC_API_KEY", NULL, 3, 15, 0.30, 0, -1, -1, 0},
-	{"claude-opus-4", "anthropic", "https://api.anthropic.com/v1", "claude-opus-4-20250514", "ANTHROPIC_API_KEY", NULL,
-	 15, 75, 1.50, 0, -1, -1, 0},
-	{"claude-opus-4-1", "anthropic", "https://api.anthropic.com/v1", "claude-opus-4-1-20250805", "ANTHROPIC_API_KEY",
-	 NULL, 15, 75, 1.50, 0, -1, -1, 0},
 	{"o3-mini", "openai", "https://api.openai.com/v1", "o3-mini", "OPENAI_API_KEY", NULL, 1.10, 4.40, 0.55, 0, -1, -1,
 	 0},
 };

@@ -80,7 +80,33 @@ check "anthropic 402 fails fast with the message" sh -c "[ $? -eq 3 ] && grep -q
 "$EVALH" run --model "anthropic:claude-fake@$AB" --tasks "$PACK" --limit 1 --reasoning-budget 4096 --max-tokens 2048 \
 	--out "$TMP/an6" --quiet 2>"$TMP/an6.err"
 check "budget above max tokens refused clearly" sh -c "[ $? -eq 3 ] && grep -q 'must be below max tokens' '$TMP/an6.err'"
-check "registry carries Claude prices" sh -c "'$EVALH' list models | grep -q '^claude-sonnet-4 .*anthropic.*3.00 *15.00'"
+check "registry carries Claude prices" sh -c "'$EVALH' list models | grep -q '^claude-sonnet-5 .*anthropic.*2.00 *10.00'"
+
+# 3b. The current Claude models think adaptively: the server (as the real API) answers 400 to a
+#     thinking budget or a sampling parameter, so evalh sends thinking.type adaptive and the effort.
+"$EVALH" run --model "anthropic:claude-sonnet-5@$AB" --tasks "$PACK" --limit 3 --reasoning-effort medium \
+	--temperature 0.6 --top-p 0.95 --out "$TMP/an7" --quiet 2>"$TMP/an7.err"
+check "adaptive model: run exits 0 ($(head -c 200 "$TMP/an7.err"))" [ $? -eq 0 ]
+check "adaptive model: all correct, thinking kept" python3 - "$TMP/an7" <<'PY'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1] + '/samples.jsonl')]
+sys.exit(0 if len(d) == 3 and all(x['verdict'] == 'correct' and x['reasoning'] for x in d) else 1)
+PY
+check "adaptive model: thinking adaptive, effort, no budget, no sampling, room to think" python3 - "$TMP/server.log" <<'PY'
+import json, sys
+r = [x['body'] for x in map(json.loads, open(sys.argv[1])) if x['model'] == 'claude-sonnet-5']
+sys.exit(0 if len(r) == 3 and all(b['thinking'] == {'type': 'adaptive'} and b['output_config'] == {'effort': 'medium'}
+	and not {'temperature', 'top_p', 'top_k'} & set(b) and b['max_tokens'] == 32000 for b in r) else 1)
+PY
+"$EVALH" run --model "anthropic:claude-opus-5@$AB" --tasks "$PACK" --limit 1 --reasoning-budget 2048 \
+	--out "$TMP/an8" --quiet 2>"$TMP/an8.err"
+check "adaptive model: a budget is not sent, and evalh says so" \
+	sh -c "[ $? -eq 0 ] && grep -q 'thinks adaptively' '$TMP/an8.err'"
+check "adaptive model without an effort: the API default" python3 - "$TMP/server.log" <<'PY'
+import json, sys
+r = [x['body'] for x in map(json.loads, open(sys.argv[1])) if x['model'] == 'claude-opus-5']
+sys.exit(0 if len(r) == 1 and r[0]['thinking'] == {'type': 'adaptive'} and 'output_config' not in r[0] else 1)
+PY
 
 # 4. OpenAI reasoning models: max_completion_tokens and reasoning_effort, never max_tokens.
 "$EVALH" run --model "openai:o3-mini@$BASE" --tasks "$PACK" --limit 2 --max-tokens 5000 --reasoning-effort high \

@@ -326,7 +326,17 @@ def anthropic_methods():
         content = answer_for(msgs, "wrong" in sc)
         thinking = ""
         th = body.get("thinking")
-        if isinstance(th, dict) and th.get("type") == "enabled":
+        # The current Claude models (5 family, Fable, Mythos) think adaptively: a budget or a
+        # non-default sampling parameter is a 400 there, as the real API answers.
+        if re.match(r"claude-(opus|sonnet|haiku)-[5-9]|claude-(fable|mythos)", str(body.get("model"))):
+            bad = ("thinking.type 'enabled' is not supported for this model; use 'adaptive'"
+                   if isinstance(th, dict) and th.get("type") == "enabled" else
+                   next(("%s is not supported for this model" % k for k in ("temperature", "top_p", "top_k")
+                         if k in body), None))
+            if bad:
+                return self.send_json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                        "message": bad}})
+        if isinstance(th, dict) and th.get("type") in ("enabled", "adaptive"):
             thinking = "Let me think. I add the numbers carefully."
         usage_in = prompt_chars(msgs) + len(system)
         out_chars = len(content) + len(thinking)
