@@ -61,10 +61,10 @@ int evh_cmd_list(int argc, char **argv)
 		struct evh_registry *reg = NULL;
 		if (evh_registry_load(models_file, evh_cli_datadir(), &reg, &err))
 			return evh_cli_fail(&err, EVH_EXIT_USAGE);
-		printf("%-20s %-8s %-22s %10s %10s  %s\n", "name", "provider", "model id", "$/M in", "$/M out", "where");
+		printf("%-20s %-9s %-28s %10s %10s  %s\n", "name", "provider", "model id", "$/M in", "$/M out", "where");
 		for (size_t i = 0; i < evh_registry_count(reg); i++) {
 			const struct evh_model *m = evh_registry_at(reg, i);
-			printf("%-20s %-8s %-22s %10.2f %10.2f  %s%s\n", m->name, m->provider, m->model_id ? m->model_id : "",
+			printf("%-20s %-9s %-28s %10.2f %10.2f  %s%s\n", m->name, m->provider, m->model_id ? m->model_id : "",
 			       m->price_in, m->price_out, m->base_url ? m->base_url : (m->path ? m->path : ""),
 			       m->builtin ? "" : " (user)");
 		}
