@@ -62,46 +62,36 @@ static long all_boxes(const char *s, size_t n, struct box **out)
 		long opens = -1;
 		if (s[i] == '\\') {
 			/* "\\boxed": a box after a line break; any other backslash pair is an escape */
-			if (!box_cmd(s, n, i) && i + 1 < n && s[i + 1] == '\\' && box_cmd(s, n, i + 1))
+			size_t cl = box_cmd(s, n, i);
+			if (!cl && i + 1 < n && s[i + 1] == '\\' && (cl = box_cmd(s, n, i + 1)))
 				i++;
-			if (!box_cmd(s, n, i)) {
+			if (!cl) {
 				i++;
 				continue;
 			}
-		}
-		size_t cl = s[i] == '\\' ? box_cmd(s, n, i) : 0;
-		if (cl) {
 			size_t j = i + cl;
 			while (j < n && (s[j] == ' ' || s[j] == '\t'))
 				j++;
-			if (j < n && s[j] == '{') {
-				opens = (long)nb; /* placed when its brace closes */
-				if (nb == cap) {
-					struct box *t = realloc(bx, (cap *= 2) * sizeof *bx);
-					if (!t)
-						goto oom;
-					bx = t;
-				}
-				bx[nb++] = (struct box){.at = i, .start = j + 1, .len = (size_t)-1};
-				i = j; /* the brace itself is pushed below */
-			} else if (j > i + cl) { /* "\boxed 5"; "\boxedx" is another command */
-				size_t k = j;
+			int brace = j < n && s[j] == '{';
+			size_t k = j;
+			if (!brace && j > i + cl) /* "\boxed 5": to the next space or math delimiter */
 				while (k < n && s[k] != '$' && s[k] != ' ' && s[k] != '\n' && s[k] != '\\')
 					k++;
-				if (k > j) {
-					if (nb == cap) {
-						struct box *t = realloc(bx, (cap *= 2) * sizeof *bx);
-						if (!t)
-							goto oom;
-						bx = t;
-					}
-					bx[nb++] = (struct box){.at = i, .start = j, .len = k - j, .end = k};
-				}
-				continue;
-			} else {
-				i++; /* "\\boxedx" is another command */
+			if (!brace && k == j)
+				continue; /* "\boxedx" is another command, "\boxed $" holds nothing */
+			if (nb == cap) {
+				struct box *t = realloc(bx, (cap *= 2) * sizeof *bx);
+				if (!t)
+					goto oom;
+				bx = t;
+			}
+			if (!brace) { /* its text is scanned on for braces, as a brace match would */
+				bx[nb++] = (struct box){.at = i, .start = j, .len = k - j, .end = k};
 				continue;
 			}
+			opens = (long)nb; /* complete when its brace closes */
+			bx[nb++] = (struct box){.at = i, .start = j + 1, .len = (size_t)-1};
+			i = j; /* the brace itself is pushed below */
 		}
 		if (s[i] == '{') {
 			if (depth == scap) {
@@ -382,22 +372,39 @@ static int sentence_like(const char *s, size_t n)
 	return 0;
 }
 
-/* A phrase rule's span that is a sentence gives the answer it states: its last math span, or a
- * number after that ("Final Answer: The largest $n$ is 34." is 34). Keeps the span when neither. */
+/* The last math span of s[0..n), or a number stated after it ("... $d = \frac{90}{n}$ ... so
+ * there are 12 sequences": the later statement; Math-Verify also takes the last match by
+ * position) when `numbers`; *is_num says which. NULL when s holds no span. */
+static const char *span_or_later_number(const char *s, size_t n, int numbers, pcre2_match_data *md, size_t *len,
+					int *is_num)
+{
+	size_t nl;
+	const char *l = last_latex(s, n, len), *num = l && numbers ? last_number(s, n, md, &nl) : NULL;
+	*is_num = num && num > l + *len;
+	if (*is_num) {
+		*len = nl;
+		return num;
+	}
+	return l;
+}
+
+/* A phrase rule's span that is a sentence gives the answer it states: its last math span or a
+ * number after that, else its last number ("Final Answer: The largest $n$ is 34." is 34). Keeps
+ * the span when it holds neither. */
 static void reduce_sentence(const char **p, size_t *len, const char *end, pcre2_match_data *md)
 {
 	if (!sentence_like(*p, *len))
 		return;
-	size_t ll = 0, nl = 0, w = *len;
+	size_t l, w = *len;
+	int is_num;
 	while (*p + w < end && (*p)[w] == '$' && w < *len + 2) /* the span's closing '$' take_span cut */
 		w++;
-	const char *l = last_latex(*p, w, &ll), *num = last_number(*p, *len, md, &nl);
-	if (num && (!l || num > l + ll)) {
-		*p = num;
-		*len = nl;
-	} else if (l) {
-		*p = l;
-		*len = ll;
+	const char *r = span_or_later_number(*p, w, 1, md, &l, &is_num);
+	if (!r)
+		r = last_number(*p, *len, md, &l);
+	if (r) {
+		*p = r;
+		*len = l;
 	}
 }
 
@@ -436,22 +443,19 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 	int rc = EVH_OK;
 	const char *found = NULL;
 	size_t len = 0;
+	if (flags & SCR_EX_BOXED) {
+		rc = boxed_answer(s, n, &b);
+		if (rc)
+			goto fail;
+		if (b.len > 0) {
+			*rule = "boxed";
+			goto done;
+		}
+	}
 	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
 	if (!md) {
 		rc = EVH_ENOMEM;
 		goto fail;
-	}
-	if (flags & SCR_EX_BOXED) {
-		rc = boxed_answer(s, n, &b);
-		if (rc) {
-			pcre2_match_data_free(md);
-			goto fail;
-		}
-		if (b.len > 0) {
-			pcre2_match_data_free(md);
-			*rule = "boxed";
-			goto done;
-		}
 	}
 	static const struct {
 		int flag, rx;
@@ -467,18 +471,10 @@ int scr_extract_answer(const char *text, int flags, char **out, const char **rul
 			*rule = phrases[i].name;
 	if (found)
 		reduce_sentence(&found, &len, s + n, md);
-	if (!found && (flags & SCR_EX_LATEX) && (found = last_latex(s, n, &len))) {
-		*rule = "latex";
-		/* "... $d = \frac{90}{n}$ ... so there are 12 sequences": a number stated after the last
-		 * span is the later statement (Math-Verify also takes the last match by position). */
-		size_t nl;
-		const char *num = (flags & SCR_EX_LAST_NUMBER) ? last_number(s, n, md, &nl) : NULL;
-		if (num && num > found + len) {
-			found = num;
-			len = nl;
-			*rule = "last_number";
-		}
-	}
+	int is_num = 0;
+	if (!found && (flags & SCR_EX_LATEX) &&
+	    (found = span_or_later_number(s, n, flags & SCR_EX_LAST_NUMBER, md, &len, &is_num)))
+		*rule = is_num ? "last_number" : "latex";
 	if (!found && (flags & SCR_EX_LATEX) && (found = bare_latex(s, n, &len)))
 		*rule = "latex";
 	if (!found && (flags & SCR_EX_LAST_NUMBER) && (found = last_number(s, n, md, &len)))
