@@ -214,6 +214,19 @@ size_t scr_latex_match_brace(const char *s, size_t n, size_t i)
 	return n;
 }
 
+/* Length of "{,}" at s[i], spaces allowed inside ("{, }"); 0 when there is none. */
+static size_t brace_comma(const char *s, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	while (j < n && s[j] == ' ')
+		j++;
+	if (j >= n || s[j] != ',')
+		return 0;
+	for (j++; j < n && s[j] == ' '; j++)
+		;
+	return j < n && s[j] == '}' ? j + 1 - i : 0;
+}
+
 static int trimmed_is(const char *s, size_t n, const char *word)
 {
 	while (n && isspace((unsigned char)*s))
@@ -266,19 +279,7 @@ static int pass_commands(const char *s, size_t n, struct evh_buf *o, int *flags,
 		}
 		/* A thousands separator between digits: 1{,}000, 14 {, }916 (only before exactly three
 		 * digits). */
-		size_t sep = 0;
-		if (c == '{') {
-			size_t j = i + 1;
-			while (j < n && s[j] == ' ')
-				j++;
-			if (j < n && s[j] == ',') {
-				j++;
-				while (j < n && s[j] == ' ')
-					j++;
-				if (j < n && s[j] == '}')
-					sep = j + 1 - i;
-			}
-		}
+		size_t sep = c == '{' ? brace_comma(s, n, i) : 0;
 		if (sep) {
 			size_t j = i + sep;
 			while (j < n && s[j] == ' ')
@@ -294,7 +295,7 @@ static int pass_commands(const char *s, size_t n, struct evh_buf *o, int *flags,
 				i = j;
 				continue;
 			}
-			if (c == '{' && sep == 3) { /* a bare {,} stays what it was: dropped */
+			if (sep == 3) { /* a bare {,} stays what it was: dropped */
 				i += 3;
 				continue;
 			}

@@ -317,6 +317,15 @@ static int is_var(const struct scr_node *n)
 	return n->kind == SCR_N_VAR;
 }
 
+/* The relation read the other way round: a < b is b > a. */
+static const char mirror[128] = {['<'] = '>', ['>'] = '<', ['l'] = 'g', ['g'] = 'l', ['='] = '=', ['n'] = 'n'};
+
+/* x or -x: the side of an inequality that bounds a variable. */
+static int var_side(const struct scr_node *n)
+{
+	return is_var(n) || (n->kind == SCR_N_NEG && is_var(n->a));
+}
+
 /* No variable anywhere in n: "\frac12 + 3" is a worked value. */
 static int is_const(const struct scr_node *n)
 {
@@ -346,17 +355,17 @@ static int to_interval(struct cmp *c, const struct scr_node *n, struct ival *iv)
 	if (n->kind == SCR_N_REL && strchr("<>lg", n->op)) {
 		const struct scr_node *v = n->a, *k = n->b;
 		int op = n->op;
-		if (!is_var(v) && !(v->kind == SCR_N_NEG && is_var(v->a))) { /* 3 > x reads as x < 3 */
-			if (!is_var(k) && !(k->kind == SCR_N_NEG && is_var(k->a)))
+		if (!var_side(v)) { /* 3 > x reads as x < 3 */
+			if (!var_side(k))
 				return 0;
 			v = n->b;
 			k = n->a;
-			op = op == '<' ? '>' : op == '>' ? '<' : op == 'l' ? 'g' : 'l';
+			op = mirror[op];
 		}
 		if (v->kind == SCR_N_NEG) { /* -x > -1 reads as x < 1 */
 			if (!(k = scratch(c, SCR_N_NEG, k, NULL)))
 				return 0;
-			op = op == '<' ? '>' : op == '>' ? '<' : op == 'l' ? 'g' : 'l';
+			op = mirror[op];
 		}
 		if (op == '<' || op == 'l') {
 			iv->lo = NULL;
@@ -422,7 +431,6 @@ static int flatten_union(const struct scr_node *n, const struct scr_node **items
 
 static int rel_eq(struct cmp *c, const struct scr_node *g, const struct scr_node *p)
 {
-	static const char mirror[128] = {['<'] = '>', ['>'] = '<', ['l'] = 'g', ['g'] = 'l', ['='] = '=', ['n'] = 'n'};
 	if (g->op == p->op && eq(c, g->a, p->a) && eq(c, g->b, p->b))
 		return 1;
 	if (g->op != 'i' && mirror[g->op & 127] == p->op && eq(c, g->a, p->b) && eq(c, g->b, p->a))
