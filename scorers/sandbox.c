@@ -614,6 +614,14 @@ static int shared_netns(void)
 	return fd;
 }
 
+/* Each run makes its own net namespace from now on. */
+static void drop_shared_netns(void)
+{
+	if (g_net_fd >= 0)
+		close(g_net_fd);
+	g_net_fd = -1;
+}
+
 static void probe(void)
 {
 	int is_root = geteuid() == 0;
@@ -679,14 +687,11 @@ static void probe(void)
 			want &= ~SBX_L_MNTNS;
 			note(SBX_L_MNTNS, "private root refused while %s; ", step_names[step]);
 		} else if (step == SBX_STEP_NET && g_net_fd >= 0) {
-			close(g_net_fd); /* each run makes its own */
-			g_net_fd = -1;
+			drop_shared_netns();
 		} else if (step == SBX_STEP_LANDLOCK) {
 			want &= ~SBX_L_LANDLOCK;
 			note(SBX_L_LANDLOCK, "%s", "Landlock scopes refused by the kernel; ");
-			if (g_net_fd >= 0)
-				close(g_net_fd);
-			g_net_fd = -1;
+			drop_shared_netns(); /* it was safe to share only with the scopes */
 		} else if (step == SBX_STEP_SECCOMP) {
 			want &= ~SBX_L_SECCOMP;
 			note(SBX_L_SECCOMP, "%s", "seccomp filter refused by the kernel; ");
